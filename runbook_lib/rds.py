@@ -181,4 +181,7 @@ class RdsFacade:
             args["SourceIdentifier"] = source_identifier
         if start_time:
             args["StartTime"] = start_time
-        return list(self._pages("describe_events", "Events", f"Reading {source_type} events", **args))
+        events = list(self._pages("describe_events", "Events", f"Reading {source_type} events", **args))
+        if start_time:  # RDS filters on StartTime itself; be exact about it for every backend
+            events = [e for e in events if e["Date"] >= start_time]
+        return events

@@ -1,0 +1,62 @@
+"""Showing results in a notebook (and so in the executed copy an auditor reads): tables and notes.
+Outside IPython everything prints as plain text, so library calls work in scripts and tests too."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def _ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def table(rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:
+    rows = list(rows)
+    columns = columns or (list(rows[0]) if rows else [])
+    if not _ipython():
+        if title:
+            print(title)
+        for row in rows:
+            print("  " + " | ".join(f"{c}={row.get(c, '')}" for c in columns))
+        return
+    from IPython.display import HTML, display
+    head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(_fmt(r.get(c)))}</td>"
+                                     for c in columns) + "</tr>" for r in rows)
+    caption = f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>" if title else ""
+    display(HTML(f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"))
+
+
+def note(text: str, kind: str = "info") -> None:
+    """A one-paragraph message; kind is info, ok, warning or error."""
+    icon = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔"}.get(kind, "")
+    if not _ipython():
+        print(f"[{kind}] {text}")
+        return
+    from IPython.display import Markdown, display
+    display(Markdown(f"{icon} {text}"))
+
+
+def preformatted(text: str, title: str | None = None) -> None:
+    if not _ipython():
+        if title:
+            print(title)
+        print(text)
+        return
+    from IPython.display import HTML, display
+    caption = f"<b>{html.escape(title)}</b>" if title else ""
+    display(HTML(f"{caption}<pre style='max-height:30em;overflow:auto'>{html.escape(text)}</pre>"))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)

@@ -1,0 +1,36 @@
+"""Finding the deployment and its two sides from live state (every step after 02 starts here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RunbookError
+from ..step import Step
+
+
+@dataclass
+class Sides:
+    deployment: dict[str, Any]
+    blue: dict[str, Any] | None
+    green: dict[str, Any] | None
+
+    @property
+    def deployment_id(self) -> str:
+        return str(self.deployment["BlueGreenDeploymentIdentifier"])
+
+
+def current(step: Step) -> Sides:
+    p = step.params
+    found = step.rds.find_deployment(p.deployment_name)
+    if found is None:
+        raise RunbookError(f"No blue/green deployment named {p.deployment_name} exists. Run step 02 "
+                           "(02_create_blue_green) first, or fix deployment_name.")
+    blue = step.rds.find_instance(found["Source"].split(":")[-1])
+    green = step.rds.find_instance(found["Target"].split(":")[-1]) if found.get("Target") else None
+    step.identifiers.update(deployment_id=found["BlueGreenDeploymentIdentifier"],
+                            blue_instance=blue and blue["DBInstanceIdentifier"],
+                            green_instance=green and green["DBInstanceIdentifier"],
+                            blue_dbi_resource_id=blue and blue["DbiResourceId"],
+                            green_dbi_resource_id=green and green["DbiResourceId"])
+    return Sides(found, blue, green)
