@@ -63,8 +63,10 @@ def run(params_file: str, start_from: str = "01", keep_lab: bool = False, dry_ru
         except PapermillExecutionError as exc:
             result.timings[number] = time.monotonic() - started
             result.ok = False
+            recorded = (folder.read_step(number) or {}).get("findings", {}).get("error")
+            reason = recorded or f"{exc.ename}: {exc.evalue}"
             result.failure = (f"step {number} ({name}) failed in cell {exc.cell_index} "
-                              f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}")
+                              f"(execution count {exc.exec_count}): {reason}")
             print(result.failure, file=log)
             break
         result.timings[number] = time.monotonic() - started

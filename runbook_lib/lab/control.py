@@ -418,11 +418,11 @@ class Lab:
         def job() -> None:
             if final_snapshot:
                 dump = self.paths.snapshots / f"{final_snapshot}.sql"
-                self.data.dump(dbi, dump)
                 with self.lock:
                     snap = self.backend.create_db_snapshot(self.instance_name(dbi), final_snapshot)
                     snap.status = "creating"
                     snap.lab_dump = str(dump)
+                self.data.dump(dbi, dump)
                 self.pause(30)
                 with self.lock:
                     snap.status = "available"

@@ -1,0 +1,83 @@
+"""The whole runbook, headless, against the lab: the README's main command, twice, and a bad
+parameter that must stop in step 01 before anything is created."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from runbook_lib.lab import client
+from runbook_lib.lab.paths import LabPaths
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _runbook(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ), timeout=600)
+
+
+def _rds(paths: LabPaths) -> Any:
+    state = client.status(paths)
+    return boto3.client("rds", endpoint_url=state["endpoint_url"], region_name="us-east-1",
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def _assert_clean_run(done: subprocess.CompletedProcess[str]) -> Path:
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = Path(done.stdout.strip().splitlines()[-1])
+    assert run.is_dir()
+    books = sorted(run.glob("*.ipynb"))
+    assert [b.stem[:2] for b in books] == ["01", "02", "03", "04", "05", "06"]
+    for book in books:
+        nb = json.loads(book.read_text())
+        outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o["output_type"] == "error"], book.name
+        assert any("image/svg+xml" in o.get("data", {}) for o in outputs), f"{book.name} shows no diagram"
+    for number in ("01", "02", "03", "04", "05", "06"):
+        result = json.loads((run / "steps" / f"{number}.json").read_text())
+        assert result["outcome"] == "succeeded", (number, result.get("findings"))
+    return run
+
+
+def _assert_end_state(rds: Any, run: Path) -> None:
+    prod = rds.describe_db_instances(DBInstanceIdentifier="database-1")["DBInstances"][0]
+    assert prod["EngineVersion"] == "8.0.39"
+    assert prod["DBParameterGroups"][0]["DBParameterGroupName"] == "pg-mysql-80"
+    names = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
+    assert names == ["database-1"]
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+    snapshot_id = json.loads((run / "steps" / "06.json").read_text())["identifiers"]["final_snapshot_id"]
+    snap = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
+    assert snap["Status"] == "available" and snap["DBInstanceIdentifier"] == "database-1-old1"
+
+
+def test_full_headless_run_twice_then_a_bad_instance(lab_paths: LabPaths, tmp_path: Path) -> None:
+    first = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml"))
+    _assert_end_state(_rds(lab_paths), first)
+    second = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml"))
+    assert second != first
+    _assert_end_state(_rds(lab_paths), second)
+
+    bad = tmp_path / "missing.yaml"
+    bad.write_text((ROOT / "parameters" / "lab.yaml").read_text().replace("source_db_instance: database-1",
+                                                                           "source_db_instance: no-such-db"))
+    def shape(rds: Any) -> list[tuple[Any, ...]]:
+        return [(i["DBInstanceIdentifier"], i["DBInstanceStatus"], i["EngineVersion"], i["DbiResourceId"])
+                for i in rds.describe_db_instances()["DBInstances"]]
+    before = shape(_rds(lab_paths))
+    done = _runbook("run", "--params", str(bad), "--keep-lab")
+    assert done.returncode == 1
+    assert "step 01" in done.stderr and "no-such-db" in done.stderr
+    after = _rds(lab_paths)
+    assert shape(after) == before
+    assert after.describe_blue_green_deployments()["BlueGreenDeployments"] == []
