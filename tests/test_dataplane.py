@@ -189,3 +189,44 @@ def test_lab_down_leaves_no_process_or_port(lab: dict[str, Any], lab_paths: LabP
     for port in ports:
         assert f":{port} " not in listening
     assert client.status(lab_paths)["running"] is False
+
+
+def test_endpoint_faults_refuse_stall_and_cut(rds: Any, lab_paths: LabPaths) -> None:
+    endpoint = instance(rds, "database-1")["Endpoint"]
+    password = master_password(lab_paths)
+    held = _connect(endpoint, password)
+    client.inject(lab_paths, ["database-1"], "refuse", seconds=1.0, cut=True)
+    started = time.monotonic()
+    with pytest.raises(pymysql.MySQLError):   # the existing session was cut
+        with held.cursor() as cur:
+            cur.execute("SELECT 1")
+    refused = 0
+    while True:
+        try:
+            _connect(endpoint, password, timeout=1).close()
+            break
+        except pymysql.MySQLError:
+            refused += 1
+            time.sleep(0.02)
+    outage = time.monotonic() - started
+    assert refused > 0 and 0.9 <= outage <= 1.5
+    client.inject(lab_paths, ["database-1"], "stall", seconds=0.6)
+    started = time.monotonic()
+    _connect(endpoint, password, timeout=3).close()  # held, then served
+    assert 0.5 <= time.monotonic() - started <= 1.5
+
+
+def test_upgrade_applies_the_new_parameter_group_and_delete_removes_the_server(rds: Any, lab_paths: LabPaths) -> None:
+    rds.modify_db_parameter_group(DBParameterGroupName="pg-mysql-80", Parameters=[
+        {"ParameterName": "max_connections", "ParameterValue": "123", "ApplyMethod": "pending-reboot"}])
+    green = create_available_deployment(rds)["Target"].split(":")[-1]
+    upgrade_green(rds, green)
+    with _connect(instance(rds, green)["Endpoint"], master_password(lab_paths)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@max_connections, @@version, @@read_only")
+        assert cur.fetchone() == (123, "8.0.39-MariaDB-lab", 1)
+    dbi = instance(rds, green)["DbiResourceId"]
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=rds.describe_blue_green_deployments()[
+        "BlueGreenDeployments"][0]["BlueGreenDeploymentIdentifier"], DeleteTarget=True)
+    wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]],
+             lambda names: names == ["database-1"])
+    assert not (lab_paths.servers / dbi).exists()

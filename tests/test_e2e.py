@@ -81,3 +81,17 @@ def test_full_headless_run_twice_then_a_bad_instance(lab_paths: LabPaths, tmp_pa
     after = _rds(lab_paths)
     assert shape(after) == before
     assert after.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+
+
+def test_notebooks_run_with_plain_papermill(lab: dict[str, Any], tmp_path: Path) -> None:
+    """What a user gets with `papermill … -f parameters/lab.yaml` once the lab is up: the first step opens a
+    run folder, the next joins it."""
+    for name in ("01_prerequisites", "02_create_blue_green"):
+        done = subprocess.run([sys.executable, "-m", "papermill", f"notebooks/{name}.ipynb", str(tmp_path / f"{name}.ipynb"),
+                               "-f", "parameters/lab.yaml", "--no-progress-bar"], capture_output=True, text=True,
+                              cwd=ROOT, env=dict(os.environ), timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    runs = Path(os.environ["RUNBOOK_RUNS_DIR"])
+    current = Path((runs / "CURRENT").read_text().strip())
+    assert sorted(p.name for p in (current / "steps").glob("*.json")) == ["01.json", "02.json"]
+    assert json.loads((current / "steps" / "02.json").read_text())["outcome"] == "succeeded"
