@@ -46,6 +46,13 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from .probe_cli import run_probe
+    run_probe(args.endpoint, args.user, args.password_env, args.interval_ms, args.duration_s, args.database,
+              args.ca_bundle, args.verify_identity, args.tls, args.out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="runbook", description="RDS blue/green deployment runbook")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -62,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--json", action="store_true")
     lab.add_argument("--seed-blocker", action="store_true", help="seed a 5.7->8.0 upgrade blocker")
     lab.set_defaults(func=_lab)
+
+    probe = sub.add_parser("probe", help="measure an endpoint's downtime (reads, writes, lost writes)")
+    probe.add_argument("--endpoint", required=True, help="HOST:PORT")
+    probe.add_argument("--user", required=True)
+    probe.add_argument("--password-env", required=True, help="NAME of the environment variable with the password")
+    probe.add_argument("--interval-ms", type=int, default=100)
+    probe.add_argument("--duration-s", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    probe.add_argument("--database", default="runbook_probe", help="where the heartbeat table is created")
+    probe.add_argument("--ca-bundle", help="CA bundle for TLS (for RDS, the Region's RDS bundle)")
+    probe.add_argument("--verify-identity", action="store_true", help="check the server certificate's host name")
+    probe.add_argument("--tls", action="store_true", help="require TLS (implied by --ca-bundle)")
+    probe.add_argument("--out", help="report folder (default runs/probe-<time>)")
+    probe.set_defaults(func=_probe)
 
     params = sub.add_parser("params", help="parameter files")
     params_sub = params.add_subparsers(dest="params_command", required=True)

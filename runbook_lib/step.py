@@ -45,6 +45,8 @@ class Step:
     identifiers: dict[str, Any] = field(default_factory=dict)
     findings: dict[str, Any] = field(default_factory=dict)
     outcome: str = "running"
+    # Called when the step fails anywhere (a running probe must stop and leave its record).
+    on_failure: list[Any] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -87,6 +89,8 @@ class Step:
     def fail(self, error: BaseException) -> None:
         self.findings["error"] = str(error)
         self.outcome = "failed"
+        while self.on_failure:
+            self.on_failure.pop()()
         self.save()
 
     # -- shared helpers ------------------------------------------------------------------------------

@@ -237,6 +237,7 @@ class Lab:
                 task("CREATING_TOPOLOGY_OF_SOURCE", "IN_PROGRESS")
                 if not self.data.caught_up(green_dbi, blue_dbi, timeout=60):
                     raise RuntimeError("green did not catch up with blue within 60 s")
+                self.topology(blue_dbi, green_dbi, "AVAILABLE", on=[blue_dbi])
                 task("CREATING_TOPOLOGY_OF_SOURCE", "COMPLETED")
                 self.set_status(green_dbi, "available")
                 with self.lock:
@@ -323,6 +324,10 @@ class Lab:
             deadline = time.monotonic() + budget
             fenced = stalled = False
             try:
+                self.topology(blue_dbi, green_dbi, "SWITCHOVER_INITIATED", on=[blue_dbi])
+                if self.faults.skip_catchup_wait:  # the unsafe variant: green lags and nobody waits for it
+                    self.data.servers[green_dbi].execute("STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=1", "START SLAVE")
+                    time.sleep(0.3)
                 while True:  # a replica that just restarted reconnects within a moment
                     status = self.data.replica_status(green_dbi) or {}
                     if status.get("Slave_IO_Running") == "Yes" and status.get("Slave_SQL_Running") == "Yes":
@@ -348,6 +353,7 @@ class Lab:
                 if self.faults.stall_green_sql_thread:
                     self.data.servers[green_dbi].execute("STOP SLAVE SQL_THREAD")
                     stalled = True
+                self.topology(blue_dbi, green_dbi, "SWITCHOVER_IN_PROGRESS", on=[blue_dbi])
                 self.data.write_heartbeat(blue_dbi, bgd_id)
                 if not self.faults.skip_catchup_wait:
                     remaining = deadline - time.monotonic()
@@ -357,6 +363,7 @@ class Lab:
                 if time.monotonic() > deadline:
                     raise _Abort("the switchover timeout elapsed")
                 self.data.promote(green_dbi)
+                self.topology(blue_dbi, green_dbi, "SWITCHOVER_IN_POST_PROCESSING", on=[blue_dbi, green_dbi])
                 with self.lock:
                     old_name = self._old_name(blue_name)
                     self.backend.modify_db_instance(blue_name, {"new_db_instance_identifier": old_name})
@@ -382,6 +389,7 @@ class Lab:
                     record_event(self.backend, "blue-green-deployment", bgd_id,
                                  "Switchover completed on blue/green deployment.")
                 router.set_mode([blue_name, old_name], "open")
+                self.topology(blue_dbi, green_dbi, "SWITCHOVER_COMPLETED", on=[blue_dbi, green_dbi])
             except Exception as exc:
                 reason = str(exc)
                 if fenced:
@@ -389,6 +397,7 @@ class Lab:
                 self.data.set_read_only(blue_dbi, False)
                 if stalled:
                     self.data.servers[green_dbi].execute("START SLAVE SQL_THREAD")
+                self.topology(blue_dbi, green_dbi, "AVAILABLE", on=[blue_dbi])
                 with self.lock:
                     bgd.status = "SWITCHOVER_FAILED"
                     bgd.status_details = f"Switchover failed and was rolled back: {reason}"
@@ -402,6 +411,18 @@ class Lab:
                 if not isinstance(exc, _Abort):
                     raise
         self.submit(f"switchover {bgd_id}", job)
+
+    def topology(self, blue_dbi: str, green_dbi: str, status: str, on: list[str]) -> None:
+        """mysql.rds_topology as RDS keeps it while a deployment exists (written where it may be written:
+        on blue while green replicates it, on both once replication has stopped)."""
+        members = []
+        for dbi, role in ((blue_dbi, "BLUE_GREEN_DEPLOYMENT_SOURCE"), (green_dbi, "BLUE_GREEN_DEPLOYMENT_TARGET")):
+            inst = self.by_dbi(dbi)
+            if inst is not None:
+                members.append((inst.db_instance_identifier, inst.port, role, status))
+        for dbi in on:
+            if dbi in self.data.servers:
+                self.data.write_topology(dbi, members)
 
     def _old_name(self, name: str) -> str:
         n = 1

@@ -104,6 +104,7 @@ class LabApp:
                                    and self.lab.data.servers[i.dbi_resource_id].proc else None)}
                 for i in self.lab.backend.databases.values()}
         return {"running": True, "endpoint_url": self.endpoint_url, "region": self.lab.region, "pid": os.getpid(),
+                "ca_bundle": str(self.lab.data.tls["ca"]) if self.lab.data.tls else None,
                 "lab_dir": str(self.lab.paths.root), "time_scale": self.lab.time_scale, "instances": instances,
                 "endpoints": self.lab.data.router.snapshot(), "faults": vars(self.lab.faults),
                 "failures": self.lab.failures[-5:]}
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         lab.precheck = prechecks.lab_precheck(lab.creds)
         seed(lab, args.seed_blocker)
         paths.write_private(paths.status_file, {k: v for k, v in app.status().items()
-                                                if k in ("running", "endpoint_url", "region", "pid", "lab_dir")})
+                                                if k in ("running", "endpoint_url", "region", "pid", "lab_dir", "ca_bundle")})
         print(f"lab ready at {app.endpoint_url}", flush=True)
         while not stop.wait(0.5):
             pass

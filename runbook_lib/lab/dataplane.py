@@ -18,6 +18,7 @@ from ..errors import RunbookError
 from .endpoints import EndpointRouter
 from .paths import LabPaths
 from .servers import Admin, MariaDBServer, ServerSpec, build_template, find_binary, new_server
+from .tls import ensure_certificates
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 # Sessions the lab itself owns; everything else is a client and is dropped at switchover.
@@ -39,10 +40,12 @@ class DataPlane:
         self.servers: dict[str, MariaDBServer] = {}
         self._next_server_id = 100
         self._ids = threading.Lock()
+        self.tls: dict[str, Path] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def prepare(self) -> None:
         find_binary("mariadbd")
+        self.tls = ensure_certificates(self.paths.root / "tls")
         build_template(self.paths.template, self.creds.admin, self.creds.master_user,
                        self.creds.master_password)
 
@@ -56,7 +59,7 @@ class DataPlane:
 
     def start_server(self, dbi: str, version: str, settings: dict[str, str],
                      read_only: bool = False) -> MariaDBServer:
-        server = new_server(self.paths.servers / dbi, self.paths.template, self.creds.admin)
+        server = new_server(self.paths.servers / dbi, self.paths.template, self.creds.admin, self.tls)
         server.start(ServerSpec(version, self._server_id(), dict(settings), read_only))
         self.servers[dbi] = server
         self._record_pids()
@@ -203,6 +206,15 @@ class DataPlane:
         self.servers[dbi].execute(
             "CREATE TABLE IF NOT EXISTS mysql.rds_heartbeat2 (id INT PRIMARY KEY, value BIGINT, note VARCHAR(200))",
             f"REPLACE INTO mysql.rds_heartbeat2 VALUES (1, {int(time.time() * 1000)}, '{note}')")
+
+    # -- in-database status (mysql.rds_topology, as RDS keeps it during a deployment) ---------------------
+    def write_topology(self, dbi: str, members: list[tuple[str, int, str, str]]) -> None:
+        """(endpoint, port, role, status) rows, replacing what was there."""
+        values = ", ".join(f"({n + 1}, '{e}', {p}, '{r}', '{s}', '1.0')" for n, (e, p, r, s) in enumerate(members))
+        self.servers[dbi].execute(
+            "CREATE TABLE IF NOT EXISTS mysql.rds_topology (id INT PRIMARY KEY, endpoint VARCHAR(255), port INT, "
+            "role VARCHAR(64), status VARCHAR(64), version VARCHAR(16))",
+            "DELETE FROM mysql.rds_topology", *( [f"INSERT INTO mysql.rds_topology VALUES {values}"] if members else []))
 
     # -- upgrade -----------------------------------------------------------------------------------
     def restart(self, dbi: str, version: str, settings: dict[str, str] | None = None,

@@ -280,14 +280,18 @@ class LabRDSResponse(RDSResponse):
         if bgd.status in ("PROVISIONING", "SWITCHOVER_IN_PROGRESS"):
             raise RDSClientError("InvalidBlueGreenDeploymentStateFault",
                                  f"The blue/green deployment is {bgd.status} and can't be deleted now.")
+        source = self.backend.find_db_from_id(bgd.source)
+        target = self.backend.find_db_from_id(bgd.target)
+        clear_on = [source.dbi_resource_id] + ([target.dbi_resource_id] if bgd.status == "SWITCHOVER_COMPLETED" else [])
         self.backend.blue_green_deployments.pop(bgd.blue_green_deployment_identifier)
         bgd.status = "DELETING"
         from .events import record_event
         record_event(self.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
                      "Blue/green deployment deleted.")
+        self.lab.submit("clear topology", lambda: [self.lab.data.write_topology(d, []) for d in clear_on
+                                                   if d in self.lab.data.servers])
         if delete_target:
-            green = self.backend.find_db_from_id(bgd.target)
-            self.lab.delete_instance(green, None)
+            self.lab.delete_instance(target, None)
         return ActionResult({"BlueGreenDeployment": bgd})
 
     # -- logs (moto: one fake file, no download) -------------------------------------------------------------

@@ -101,9 +101,10 @@ class ServerSpec:
 class MariaDBServer:
     """One mariadbd process with its own data directory, tmpdir, socket and port."""
 
-    def __init__(self, home: Path, admin: Admin) -> None:
+    def __init__(self, home: Path, admin: Admin, tls: dict[str, Path] | None = None) -> None:
         self.home = home
         self.admin = admin
+        self.tls = tls
         self.port: int = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.spec: ServerSpec | None = None
@@ -129,6 +130,8 @@ class MariaDBServer:
                "--innodb-log-file-size=16M", "--max-connections=300",
                f"--read-only={'ON' if spec.read_only else 'OFF'}", "--character-set-server=utf8mb4",
                "--collation-server=utf8mb4_general_ci"]
+        if self.tls:
+            cmd += [f"--ssl-ca={self.tls['ca']}", f"--ssl-cert={self.tls['cert']}", f"--ssl-key={self.tls['key']}"]
         cmd += [f"--{k}={v}" for k, v in sorted(spec.settings.items())]
         if os.geteuid() == 0:
             cmd.append("--user=root")
@@ -231,11 +234,11 @@ def build_template(template: Path, admin: Admin, master_user: str, master_passwo
     marker.touch()
 
 
-def new_server(home: Path, template: Path, admin: Admin) -> MariaDBServer:
+def new_server(home: Path, template: Path, admin: Admin, tls: dict[str, Path] | None = None) -> MariaDBServer:
     """A server whose data directory is a fresh copy of the template (not yet started)."""
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
     shutil.copytree(template, home / "data", ignore=shutil.ignore_patterns("READY"))
     # Every copy must get its own InnoDB/binlog identity for GTID domains: server_id differs per spec.
-    return MariaDBServer(home, admin)
+    return MariaDBServer(home, admin, tls)

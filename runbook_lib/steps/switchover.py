@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import display, gates
+from .. import db, display, gates, probe_report
 from ..errors import RunbookError
+from ..probe import Probe, Target
 from ..step import Step
 from ..waiting import wait_until
 from .deployment import Sides, current
@@ -28,6 +29,77 @@ def compare(step: Step) -> Sides:
                  "green: " + sides.green["DBInstanceIdentifier"]: get(sides.green)} for label, get in _COMPARED]
         display.table(rows, title=f"Blue/green deployment {step.params.deployment_name} ({sides.deployment['Status']})")
     return sides
+
+
+def start_probe(step: Step) -> Probe | None:
+    """Measure what clients see through the production endpoint, from before the switchover."""
+    p = step.params
+    if p.dry_run:
+        return None
+    prod = step.rds.instance(p.source_db_instance)
+    probe = Probe(Target(prod["Endpoint"]["Address"], int(prod["Endpoint"]["Port"]), p.db_user, step.password(),
+                         p.probe_database), interval_ms=p.probe_interval_ms, run_id=step.run.run_id)
+    probe.start()
+    step.on_failure.append(lambda: _stop_and_save(step, probe))
+    if not probe.wait_for_baseline():
+        raise RunbookError(f"The probe could not read and write through {prod['Endpoint']['Address']}:"
+                           f"{prod['Endpoint']['Port']} before the switchover: {probe.snapshot()[-1].error}. Check "
+                           "db_user, the password and probe_database; nothing was changed.")
+    display.note(f"Probe running against {prod['Endpoint']['Address']}:{prod['Endpoint']['Port']} every "
+                 f"{p.probe_interval_ms} ms (new connections for reads, one long-lived connection for writes).")
+    return probe
+
+
+def _stop_and_save(step: Step, probe: Probe) -> dict[str, Any]:
+    probe.stop()
+    paths = probe_report.write_files(probe, step.run.path / "probe")
+    return {"files": {k: str(v) for k, v in paths.items()}}
+
+
+def finish_probe(step: Step, probe: Probe | None, settle_s: float = 2.0) -> dict[str, Any] | None:
+    """Stop after a settle period, report the outage and prove that no acknowledged write was lost."""
+    if probe is None:
+        return None
+    import time
+    time.sleep(settle_s)
+    probe.stop()
+    step.on_failure.clear()
+    p = step.params
+    prod = step.rds.instance(p.source_db_instance)
+    with db.connect(prod["Endpoint"], p.db_user, step.password()) as conn:
+        proof = probe_report.zero_loss(probe, conn)
+    summary = probe_report.summary(probe)
+    paths = probe_report.write_files(probe, step.run.path / "probe", {"zero_loss": proof})
+    step.findings["downtime"] = {k: summary[k] for k in ("read_unavailable_s", "write_unavailable_s", "interval_ms",
+                                                         "resolution", "identity_changes", "windows")}
+    step.findings["zero_loss"] = proof
+    display.table([{"kind": w["kind"], "from": w["start"], "to": w["end"], "seconds": w["seconds"],
+                    "failed attempts": w["failed_attempts"], "errors": w["errors"]} for w in summary["windows"]],
+                  title=f"Unavailability windows (resolution {summary['resolution']})")
+    display.table([{"measure": k, "value": v} for k, v in (
+        ("writes unavailable (s)", summary["write_unavailable_s"]), ("reads unavailable (s)", summary["read_unavailable_s"]),
+        ("server changed at", ", ".join(f"{c['at']} → {c['to_version']}" for c in summary["identity_changes"]) or "-"),
+        ("writes acknowledged", proof["acknowledged"]), ("acknowledged and present", proof["present"]),
+        ("acknowledged but MISSING", proof["missing"]), ("in doubt", proof["in_doubt"]),
+        ("probe load", f"{summary['load']['connections_per_s']} conn/s, {summary['load']['queries_per_s']} queries/s"))],
+        title="Measured downtime and zero-loss proof")
+    if _in_notebook():
+        from IPython.display import Image, display as show
+        show(Image(filename=str(paths["png"])))
+    if proof["missing"]:
+        raise RunbookError(f"DATA LOSS: {proof['missing']} writes that production acknowledged before the switchover are "
+                           f"not on the new production (sequence numbers {proof['missing_seqs'][:10]}…). Stop writes, "
+                           "compare the old blue (-old1, still intact) with the new production, and recover them from it.")
+    display.note(f"Zero lost writes: all {proof['acknowledged']} acknowledged writes are on the new production.", "ok")
+    return {"summary": summary, "zero_loss": proof}
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        return get_ipython() is not None
+    except ImportError:
+        return False
 
 
 def switch_over(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
