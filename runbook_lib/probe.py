@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,11 +74,12 @@ def _error(exc: BaseException) -> tuple[int | None, str]:
 class Probe:
     """Start it before the switchover, stop it after; `attempts` is the raw record."""
 
-    def __init__(self, target: Target, interval_ms: int = 100, run_id: str = "probe",
+    def __init__(self, target: Target, interval_ms: int = 100, run_id: str | None = None,
                  timeout_s: float = 2.0, topology_every: int = 10) -> None:
         self.target = target
         self.interval = interval_ms / 1000
-        self.run_id = run_id
+        # Sequence numbers are per probe run: the heartbeat table may hold other runs' rows.
+        self.run_id = run_id or f"probe-{uuid.uuid4().hex[:12]}"
         self.timeout = timeout_s
         self.topology_every = topology_every
         self.attempts: list[Attempt] = []
