@@ -34,7 +34,8 @@ def _lab(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .runner import run
-    result = run(args.params, start_from=args.start_from, keep_lab=args.keep_lab, dry_run=args.dry_run)
+    result = run(args.params, start_from=args.start_from, keep_lab=args.keep_lab, dry_run=args.dry_run,
+                 operator=args.operator, ticket=args.ticket)
     print(result.run.path)
     return 0 if result.ok else 1
 
@@ -43,6 +44,51 @@ def _params(args: argparse.Namespace) -> int:
     from .params import load
     load(args.file)
     print(f"{args.file}: OK")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .audit import manifest, seal
+    from .audit.index import runs, write_index
+    from .runfolder import runs_root
+    root = runs_root()
+    if args.action == "seal":
+        if not args.run_dir:
+            raise RunbookError("runbook audit seal needs the run folder: runbook audit seal runs/<run id>")
+        run_dir = Path(args.run_dir)
+        secret_values = []
+        try:
+            from .credentials import resolve_password
+            from .params import validate
+            import json
+            steps = sorted((run_dir / "steps").glob("*.json"))
+            if steps:
+                secret_values = [resolve_password(validate(json.loads(steps[-1].read_text())["parameters"]))]
+        except Exception:  # noqa: BLE001 - without a password there is nothing to look for
+            pass
+        doc = seal(run_dir, None, {"operator": args.operator, "ticket": args.ticket}, secret_values)
+        print(f"sealed {run_dir} ({doc['outcome']})")
+        return 0
+    if args.action == "verify":
+        trusted = args.public_key
+        if trusted and Path(trusted).is_file():
+            trusted = Path(trusted).read_text().strip()
+        findings = (manifest.verify_run(Path(args.run_dir), trusted) if args.run_dir
+                    else manifest.verify_all(root, trusted))
+        for finding in findings:
+            print(finding)
+        checked = args.run_dir or f"{len(manifest.sealed_runs(root))} sealed runs in {root}"
+        print(f"{'FAILED' if findings else 'OK'}: {len(findings)} finding(s); checked {checked}")
+        return 1 if findings else 0
+    rows = runs(root)
+    write_index(root) if root.is_dir() else None
+    print(f"{'run':<30} {'operator':<12} {'target':<16} {'outcome':<12} {'writes down':>11} {'lost':>5}")
+    for row in rows:
+        down = f"{row['write_downtime_s']:.3f} s" if row["write_downtime_s"] is not None else "-"
+        print(f"{row['run']:<30} {str(row['operator'])[:12]:<12} {str(row['target'])[:16]:<16} "
+              f"{str(row['outcome'])[:12]:<12} {down:>11} {str(row['lost_writes'] if row['lost_writes'] is not None else '-'):>5}")
     return 0
 
 
@@ -62,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--from", dest="start_from", default="01", help="start at step NN (01-06)")
     run.add_argument("--keep-lab", action="store_true", help="lab mode: keep the running lab as it is")
     run.add_argument("--dry-run", action="store_true", help="read and check only; record what would change")
+    run.add_argument("--operator", help="who runs it (recorded in run.json; the OS user is always recorded)")
+    run.add_argument("--ticket", help="change ticket (recorded in run.json)")
     run.set_defaults(func=_run)
 
     lab = sub.add_parser("lab", help="the local lab (RDS control plane + MariaDB servers)")
@@ -82,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     probe.add_argument("--tls", action="store_true", help="require TLS (implied by --ca-bundle)")
     probe.add_argument("--out", help="report folder (default runs/probe-<time>)")
     probe.set_defaults(func=_probe)
+
+    audit = sub.add_parser("audit", help="the audit record of runs")
+    audit.add_argument("action", choices=["seal", "verify", "list"])
+    audit.add_argument("run_dir", nargs="?", help="a run folder (verify: default every run, and the chain)")
+    audit.add_argument("--public-key", help="trusted public key (base64 or a file); default: the local signing key's")
+    audit.add_argument("--operator")
+    audit.add_argument("--ticket")
+    audit.set_defaults(func=_audit)
 
     params = sub.add_parser("params", help="parameter files")
     params_sub = params.add_subparsers(dest="params_command", required=True)

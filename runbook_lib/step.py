@@ -77,6 +77,7 @@ class Step:
             "outcome": self.outcome, "mode": self.params.mode, "dry_run": self.params.dry_run,
             "operator": getpass.getuser(), "identifiers": self.identifiers, "checks": self.checks,
             "changes": self.changes, "findings": self.findings, "rds_calls": calls,
+            "parameters": self.params.redacted(),
         })
 
     def finish(self, outcome: str = "succeeded") -> None:

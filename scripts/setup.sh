@@ -9,6 +9,7 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(m
 command -v mariadb-dump >/dev/null 2>&1 || need_apt+=(mariadb-client)
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)   # tests open the HTML audit record in it
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

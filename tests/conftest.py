@@ -23,6 +23,7 @@ def lab_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPaths]:
     root = tmp_path_factory.mktemp("lab")
     os.environ["RUNBOOK_LAB_DIR"] = str(root)
     os.environ["RUNBOOK_RUNS_DIR"] = str(tmp_path_factory.mktemp("runs"))
+    os.environ["RUNBOOK_AUDIT_KEY"] = str(tmp_path_factory.mktemp("keys") / "audit-ed25519.pem")
     paths = LabPaths(root)
     yield paths
     client.down(paths)

@@ -16,6 +16,7 @@ import pytest
 from runbook_lib.lab import client
 from runbook_lib.lab.paths import LabPaths
 
+from browser import render
 from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -61,9 +62,27 @@ def _assert_end_state(rds: Any, run: Path) -> None:
     assert snap["Status"] == "available" and snap["DBInstanceIdentifier"] == "database-1-old1"
 
 
+def _assert_audit_record(run: Path) -> None:
+    verified = _runbook("audit", "verify", str(run))
+    assert verified.returncode == 0, verified.stdout
+    record = json.loads((run / "run.json").read_text())
+    assert record["outcome"] == "succeeded" and record["operator"]["ticket"] == "CHG-42"
+    assert record["aws_identity"]["Account"] and record["runbook"]["commit"]
+    assert record["findings"]["zero_loss"]["05"]["missing"] == 0
+    assert record["findings"]["downtime"]["05"]["write_unavailable_s"] < 5
+    assert record["resources"]["new_production_dbi_resource_id"] != record["resources"]["source_dbi_resource_id"]
+    assert record["secret_scan"] == {"hits": [], "values_checked": 1}
+    for page in sorted(run.glob("*.html")):
+        seen = render(page)
+        number = int(page.stem[:2])
+        assert any(h.startswith(f"Step {number} ") for h in seen["headings"]), (page.name, seen)
+        assert seen["svg_rendered"] >= 2 and seen["svg_rendered"] == seen["svg_images"], (page.name, seen)
+
+
 def test_full_headless_run_twice_then_a_bad_instance(lab_paths: LabPaths, tmp_path: Path) -> None:
-    first = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml"))
+    first = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml", "--ticket", "CHG-42"))
     _assert_end_state(_rds(lab_paths), first)
+    _assert_audit_record(first)
     second = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml"))
     assert second != first
     _assert_end_state(_rds(lab_paths), second)

@@ -1,0 +1,168 @@
+"""The audit record: verify passes untouched and catches every kind of tampering; secrets are caught in
+every encoded form; interrupted runs are recorded, sealed and linked when resumed; HTML is offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import nbformat
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from runbook_lib.audit import manifest, seal
+from runbook_lib.audit.export import remote_references
+from runbook_lib.audit.secrets import SecretLeak, scan
+from runbook_lib.runfolder import RunFolder
+
+from conftest import ROOT
+
+SECRET = "Sup3r-s3cret/pa$$word=42"
+
+
+@pytest.fixture
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RUNBOOK_AUDIT_KEY", str(tmp_path / "keys" / "audit.pem"))
+    root = tmp_path / "runs"
+    root.mkdir()
+    return root
+
+
+def _fake_run(root: Path, name: str, extra_output: str = "all good") -> Path:
+    """A run folder as a step leaves it: a step result and an executed notebook with a diagram."""
+    folder = RunFolder.create(root, name)
+    folder.write_step("01", {"step": "01", "outcome": "succeeded", "started": "t0", "finished": "t1",
+                             "checks": [{"id": "automatedBackups", "result": "pass"}], "identifiers": {"x": "y"},
+                             "findings": {}, "changes": [], "rds_calls": [], "parameters": {"mode": "lab"}})
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("step = 1")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg><text>diagram</text></svg>",
+                                                                 "text/plain": "diagram"}),
+                    nbformat.v4.new_output("stream", name="stdout", text=extra_output)]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Step 1 — Check prerequisites · 1. 사전 구성 요소 확인"), cell]
+    nbformat.write(nb, folder.path / "01_prerequisites.ipynb")
+    return folder.path
+
+
+def _sealed(root: Path, name: str) -> Path:
+    run = _fake_run(root, name)
+    seal(run, {"mode": "lab"}, {"start_from": "01"}, [SECRET])
+    return run
+
+
+def test_untouched_runs_verify_and_html_is_offline(runs: Path) -> None:
+    a, b = _sealed(runs, "20260101T000000Z-aaaaaa"), _sealed(runs, "20260102T000000Z-bbbbbb")
+    assert manifest.verify_all(runs) == []
+    assert json.loads((b / "manifest.json").read_text())["previous"]["run_id"] == a.name
+    html = (a / "01_prerequisites.html").read_text()
+    assert remote_references(html) == [] and "data:image/svg+xml" in html and "사전 구성 요소 확인" in html
+    assert (runs / "index.html").read_text().count("<tr>") == 3  # header + two runs
+    run_json = json.loads((a / "run.json").read_text())
+    assert run_json["operator"]["os_user"] and run_json["runbook"]["versions"]["boto3"]
+    assert run_json["secret_scan"] == {"hits": [], "values_checked": 1}
+
+
+@pytest.mark.parametrize("tamper", ["one-byte edit", "deleted file", "added file", "edit and unsigned manifest",
+                                    "edit and manifest re-signed with another key"])
+def test_verify_detects_tampering(runs: Path, tamper: str) -> None:
+    run = _sealed(runs, "20260101T000000Z-aaaaaa")
+    target = run / "steps" / "01.json"
+    if tamper == "deleted file":
+        target.unlink()
+        expected = "missing"
+    elif tamper == "added file":
+        (run / "notes.txt").write_text("added later")
+        expected = "added"
+    else:
+        data = bytearray(target.read_bytes())
+        data[data.index(b"succeeded")] = ord("S")  # one byte
+        target.write_bytes(bytes(data))
+        expected = "modified"
+        if tamper != "one-byte edit":
+            doc = json.loads((run / "manifest.json").read_text())
+            doc["files"] = manifest.file_hashes(run)
+            if tamper == "edit and unsigned manifest":
+                doc.pop("signature")
+                expected = "signature"
+            else:
+                other = Ed25519PrivateKey.generate()
+                doc["public_key"] = base64.b64encode(other.public_key().public_bytes(
+                    serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+                doc["signature"] = base64.b64encode(other.sign(manifest._canonical(doc))).decode()
+                expected = "untrusted-key"
+            (run / "manifest.json").write_text(json.dumps(doc))
+    kinds = {f.kind for f in manifest.verify_run(run)}
+    assert expected in kinds, kinds
+    done = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify", str(run)],
+                          capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 1 and expected in done.stdout
+
+
+def test_chain_detects_removed_and_reordered_runs(runs: Path) -> None:
+    names = [f"2026010{i}T000000Z-run00{i}" for i in range(1, 5)]
+    for name in names:
+        _sealed(runs, name)
+    assert manifest.verify_all(runs) == []
+    shutil.rmtree(runs / names[1])                       # an earlier run removed
+    assert any(f.kind == "chain" and f.run == names[2] for f in manifest.verify_all(runs))
+    # reordered: two runs swap places (their folders swap names)
+    (runs / names[2]).rename(runs / "tmp")
+    (runs / names[3]).rename(runs / names[2])
+    (runs / "tmp").rename(runs / names[3])
+    assert any(f.kind == "chain" for f in manifest.verify_all(runs))
+
+
+@pytest.mark.parametrize("form", ["raw", "json", "url", "base64-0", "base64-1", "base64-2"])
+def test_a_secret_in_any_encoding_is_caught(runs: Path, form: str) -> None:
+    encoded = {"raw": SECRET, "json": json.dumps({"p": SECRET}), "url": "mysql://u:" + quote(SECRET, safe="") + "@h",
+               "base64-0": base64.b64encode(SECRET.encode()).decode(),
+               "base64-1": base64.b64encode(b"x" + SECRET.encode() + b"yz").decode(),
+               "base64-2": base64.b64encode(b"xy" + SECRET.encode()).decode()}[form]
+    run = _fake_run(runs, "20260101T000000Z-leak00", extra_output=f"connecting with {encoded}")
+    assert scan(run, [SECRET]), form
+    with pytest.raises(SecretLeak, match="01_prerequisites"):
+        seal(run, {"mode": "lab"}, {}, [SECRET])
+    doc = json.loads((run / "run.json").read_text())
+    assert doc["outcome"].startswith("failed") and doc["secret_scan"]["hits"]
+    assert SECRET not in (run / "run.json").read_text()
+    assert manifest.verify_run(run) == []  # the failed record itself is sealed and verifiable
+
+
+def test_interrupted_run_is_recorded_sealed_and_resumed_with_a_link(lab_paths: Any, tmp_path: Path) -> None:
+    env = dict(os.environ, RUNBOOK_AUDIT_KEY=str(tmp_path / "audit.pem"), RUNBOOK_RUNS_DIR=str(tmp_path / "runs"))
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "run", "--params", "parameters/lab.yaml"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    runs = tmp_path / "runs"
+    while time.monotonic() < deadline:
+        if list(runs.glob("*/steps/02.json")):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    first = Path(out.strip().splitlines()[-1])
+    record = json.loads((first / "run.json").read_text())
+    assert record["outcome"] == "interrupted" and record["complete"] is False
+    assert [s["outcome"] for s in record["steps"]][-1] == "not run"
+    verified = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify", str(first)], env=env,
+                              capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout
+    resumed = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "run", "--params", "parameters/lab.yaml",
+                              "--from", "02"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    second = Path(resumed.stdout.strip().splitlines()[-1])
+    assert json.loads((second / "run.json").read_text())["resumed_from"] == {"run_id": first.name, "sealed": True}
+    chain = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify"], env=env, capture_output=True,
+                           text=True)
+    assert chain.returncode == 0, chain.stdout
