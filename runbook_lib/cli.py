@@ -92,6 +92,29 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precheck(args: argparse.Namespace) -> int:
+    from .precheck.cli import UsageError, precheck
+    try:
+        code, text = precheck(args.host, args.port, args.user, args.password_env, args.target_version,
+                              args.parameter_group, args.params, args.format, args.check_table)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return code
+
+
+def _log(args: argparse.Namespace) -> int:
+    from .precheck.cli import UsageError, log_explain
+    try:
+        code, text = log_explain(args.file, args.format)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return code
+
+
 def _probe(args: argparse.Namespace) -> int:
     from .probe_cli import run_probe
     run_probe(args.endpoint, args.user, args.password_env, args.interval_ms, args.duration_s, args.database,
@@ -130,6 +153,25 @@ def main(argv: list[str] | None = None) -> int:
     probe.add_argument("--tls", action="store_true", help="require TLS (implied by --ca-bundle)")
     probe.add_argument("--out", help="report folder (default runs/probe-<time>)")
     probe.set_defaults(func=_probe)
+
+    pre = sub.add_parser("precheck", help="5.7 -> 8.0 upgrade checks against a live server (exit 3 on errors)")
+    pre.add_argument("--host", required=True)
+    pre.add_argument("--port", type=int, default=3306)
+    pre.add_argument("--user", required=True)
+    pre.add_argument("--password-env", required=True, help="NAME of the environment variable with the password")
+    pre.add_argument("--target-version", required=True)
+    pre.add_argument("--parameter-group", help="also check this (target) DB parameter group through the RDS API")
+    pre.add_argument("--params", help="parameter file saying how to reach RDS (with --parameter-group)")
+    pre.add_argument("--format", choices=["text", "json"], default="text")
+    pre.add_argument("--check-table", action="store_true", help="also run CHECK TABLE … FOR UPGRADE on every table")
+    pre.set_defaults(func=_precheck)
+
+    log = sub.add_parser("log", help="upgrade logs")
+    log_sub = log.add_subparsers(dest="log_command", required=True)
+    log_explain = log_sub.add_parser("explain", help="explain PrePatchCompatibility.log (RDS text or Aurora/Shell JSON)")
+    log_explain.add_argument("file")
+    log_explain.add_argument("--format", choices=["text", "json"], default="text")
+    log_explain.set_defaults(func=_log)
 
     audit = sub.add_parser("audit", help="the audit record of runs")
     audit.add_argument("action", choices=["seal", "verify", "list"])
