@@ -114,3 +114,19 @@ def test_notebooks_run_with_plain_papermill(lab: dict[str, Any], tmp_path: Path)
     current = Path((runs / "CURRENT").read_text().strip())
     assert sorted(p.name for p in (current / "steps").glob("*.json")) == ["01.json", "02.json"]
     assert json.loads((current / "steps" / "02.json").read_text())["outcome"] == "succeeded"
+
+
+def test_workshop_path_blocked_upgrade_fix_retry_success(lab_paths: LabPaths) -> None:
+    """lab_seed_blocker: 01 reports the blocker and goes on, RDS cancels the upgrade in 03 (expected), 04 reads
+    the log, fixes blue, upgrades again; the run ends like any other."""
+    done = _runbook("run", "--params", "parameters/lab-workshop.yaml")
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = Path(done.stdout.strip().splitlines()[-1])
+    steps = {n: json.loads((run / "steps" / f"{n}.json").read_text()) for n in ("01", "03", "04")}
+    precheck = next(c for c in steps["01"]["checks"] if c["id"] == "upgradePrecheck")
+    assert precheck["result"] == "warn" and precheck["evidence"]["acknowledged"] == ["removedFunctionsCheck"]
+    assert steps["03"]["outcome"] == "expected-failure"
+    assert steps["04"]["outcome"] == "succeeded"
+    assert steps["04"]["findings"]["precheck_log"]["blocking"] == ["removedFunctionsCheck"]
+    assert any("SHA2(" in c.get("sql", "") for c in steps["04"]["changes"])
+    _assert_end_state(_rds(lab_paths), run)
