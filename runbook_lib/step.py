@@ -45,6 +45,8 @@ class Step:
     identifiers: dict[str, Any] = field(default_factory=dict)
     findings: dict[str, Any] = field(default_factory=dict)
     outcome: str = "running"
+    # Confirmations clicked in JupyterLab (gate -> targets); headless runs use the parameters.
+    confirmations: dict[str, list[str]] = field(default_factory=dict)
     # Called when the step fails anywhere (a running probe must stop and leave its record).
     on_failure: list[Any] = field(default_factory=list)
 
@@ -77,7 +79,7 @@ class Step:
             "outcome": self.outcome, "mode": self.params.mode, "dry_run": self.params.dry_run,
             "operator": getpass.getuser(), "identifiers": self.identifiers, "checks": self.checks,
             "changes": self.changes, "findings": self.findings, "rds_calls": calls,
-            "parameters": self.params.redacted(),
+            "parameters": self.params.redacted(), "confirmations": self.confirmations,
         })
 
     def finish(self, outcome: str = "succeeded") -> None:

@@ -145,3 +145,43 @@ def set_switches(paths: LabPaths, **switches: bool) -> dict[str, Any]:
 
 def inject(paths: LabPaths, names: list[str], mode: str, seconds: float | None = None, cut: bool = False) -> None:
     call(paths, "fault", {"names": names, "mode": mode, "seconds": seconds, "cut": cut})
+
+
+def set_iam_policy(paths: LabPaths, allow: list[str], deny: list[str] | None = None) -> None:
+    """What the lab's SimulatePrincipalPolicy answers (default: everything allowed)."""
+    call(paths, "iam-policy", {"allow": allow, "deny": deny or []})
+
+
+_VOLATILE = {"LatestRestorableTime", "ResponseMetadata"}
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in sorted(value.items()) if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def state_digest(paths: LabPaths) -> str:
+    """A hash of every describe call's output and of the servers' data checksums: equal before and after
+    something means that something changed nothing."""
+    import hashlib
+
+    import boto3
+    state = status(paths)
+    rds = boto3.client("rds", endpoint_url=state["endpoint_url"], region_name=state["region"],
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    described = {
+        "instances": rds.describe_db_instances()["DBInstances"],
+        "deployments": rds.describe_blue_green_deployments()["BlueGreenDeployments"],
+        "snapshots": rds.describe_db_snapshots()["DBSnapshots"],
+        "parameter_groups": rds.describe_db_parameter_groups()["DBParameterGroups"],
+        "parameters": {g: rds.describe_db_parameters(DBParameterGroupName=g, Source="user")["Parameters"]
+                       for g in ("pg-mysql-57", "pg-mysql-80")},
+        "option_groups": [rds.describe_option_groups(OptionGroupName=g)["OptionGroupsList"]
+                          for g in ("mysql57-option-group", "mysql80-option-group")],
+        "events": [{k: e[k] for k in ("SourceIdentifier", "Message")} for e in rds.describe_events()["Events"]],
+        "data": call(paths, "checksums"),
+    }
+    return hashlib.sha256(json.dumps(_stable(described), sort_keys=True, default=str).encode()).hexdigest()

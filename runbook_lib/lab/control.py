@@ -73,6 +73,9 @@ class Lab:
         self._worker = threading.Thread(target=self._work, name="lab-worker", daemon=True)
         self._worker.start()
         self.failures: list[str] = []
+        self._metrics_stop = threading.Event()
+        self._metrics = threading.Thread(target=self._publish_metrics, name="lab-metrics", daemon=True)
+        self._metrics.start()
 
     @property
     def backend(self) -> Any:
@@ -110,7 +113,44 @@ class Lab:
     def pause(self, rds_seconds: float) -> None:
         time.sleep(rds_seconds * self.time_scale)
 
+    def _publish_metrics(self) -> None:
+        """ReplicaLag of every replica, measured on its server, into (moto's) CloudWatch once a second, as RDS
+        publishes it; the runbook's preflight reads it there in both modes."""
+        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.core.utils import utcnow
+        while not self._metrics_stop.wait(1.0):
+            with self.lock:
+                replicas = [(i.db_instance_identifier, i.dbi_resource_id) for i in self.backend.databases.values()
+                            if i.source_db_instance_identifier and i.dbi_resource_id in self.data.servers]
+            for name, dbi in replicas:
+                try:
+                    status = self.data.replica_status(dbi) or {}
+                except Exception:  # noqa: BLE001 - a server restarting has no lag to report
+                    continue
+                lag = status.get("Seconds_Behind_Master")
+                if lag is None:
+                    continue
+                with self.lock:
+                    cloudwatch_backends[self.account][self.region].put_metric_data("AWS/RDS", [{
+                        "MetricName": "ReplicaLag", "Value": float(lag), "Unit": "Seconds", "Timestamp": utcnow(),
+                        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": name}]}])
+
+    def checksums(self) -> dict[str, dict[str, Any]]:
+        """Per server: CHECKSUM TABLE of every application table (the data part of the lab's state digest)."""
+        out: dict[str, dict[str, Any]] = {}
+        for dbi in list(self.data.servers):
+            server = self.data.servers[dbi]
+            tables = server.execute(
+                "SELECT CONCAT('`', table_schema, '`.`', table_name, '`') FROM information_schema.tables WHERE "
+                "table_type = 'BASE TABLE' AND table_schema NOT IN ('mysql','information_schema',"
+                "'performance_schema','sys') ORDER BY 1")
+            sums = server.execute(f"CHECKSUM TABLE {', '.join(t for (t,) in tables)}") if tables else []
+            out[dbi] = {"tables": {str(t): int(c or 0) for t, c in sums},
+                        "schemas": [r[0] for r in server.execute("SHOW DATABASES")]}
+        return out
+
     def stop(self) -> None:
+        self._metrics_stop.set()
         self._jobs.put(None)
         self._worker.join(timeout=120)
         self.data.close()

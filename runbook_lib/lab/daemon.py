@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import moto.iam.urls
 import moto.rds.urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -22,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from .control import DEFAULT_TIME_SCALE, Lab
 from .dataplane import Credentials
 from .paths import LabPaths
+from .iam_api import LabIamResponse
 from .rds_api import LabRDSResponse
 from .servers import Admin
 
@@ -123,6 +125,12 @@ class LabApp:
             if path == "switches" and request.method == "POST":
                 self.lab.faults.update(body)
                 return _json({"ok": True, "faults": vars(self.lab.faults)})
+            if path == "checksums":
+                return _json(self.lab.run_sync(self.lab.checksums))
+            if path == "iam-policy" and request.method == "POST":
+                (self.lab.paths.root / "iam-policy.json").write_text(json.dumps(
+                    {"allow": list(body.get("allow", ["*"])), "deny": list(body.get("deny", []))}))
+                return _json({"ok": True})
             if path == "shutdown" and request.method == "POST":
                 self.stop.set()
                 return _json({"ok": True})
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lab = Lab(paths, load_credentials(paths), region=args.region, time_scale=args.time_scale)
     moto.rds.urls.url_paths = {"{0}/$": LabRDSResponse.bind(lab).dispatch}
+    moto.iam.urls.url_paths = {"{0}/$": LabIamResponse.bind(paths).dispatch}
     app = LabApp(lab, stop)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     app.endpoint_url = f"http://127.0.0.1:{server.server_port}"

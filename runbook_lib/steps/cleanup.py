@@ -19,7 +19,7 @@ def delete_deployment(step: Step, timeout_s: float = 3600) -> str:
     if found["Status"] != "SWITCHOVER_COMPLETED":
         raise RunbookError(f"Deployment {p.deployment_name} is {found['Status']}, not switched over. Deleting it now "
                            "would abandon the green environment; finish step 05 first.")
-    gates.require_delete(p, p.deployment_name)
+    gates.require_delete(p, p.deployment_name, step.confirmations)
     ident = found["BlueGreenDeploymentIdentifier"]
     if step.rds.delete_deployment(ident, delete_target=False) is None:
         display.note(f"Dry run: would delete deployment {p.deployment_name} ({ident}).")
@@ -41,7 +41,7 @@ def delete_old_blue(step: Step, timeout_s: float = 3600) -> dict[str, Any]:
         return {"outcome": "already-deleted", "snapshot": snapshot_id and step.rds.find_snapshot(snapshot_id)}
     step.identifiers.update(old_instance=old_name, old_dbi_resource_id=old["DbiResourceId"],
                             final_snapshot_id=snapshot_id)
-    gates.require_delete(p, old_name)
+    gates.require_delete(p, old_name, step.confirmations)
     if old["DBInstanceStatus"] != "deleting":
         if step.rds.delete_instance(old_name, snapshot_id) is None:
             display.note(f"Dry run: would delete {old_name}" + (f" with final snapshot {snapshot_id}." if snapshot_id

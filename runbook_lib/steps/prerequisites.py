@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import db, display
+from .. import db, display, preflight
 from ..errors import RunbookError
-from ..precheck import run_prechecks
+from ..precheck import add_parameter_group_checks, run_prechecks
 from ..step import Step
 
 
@@ -16,38 +16,9 @@ def check(step: Step) -> dict[str, Any]:
     blue = step.rds.instance(p.source_db_instance)
     step.identifiers.update(source_arn=blue["DBInstanceArn"], source_dbi_resource_id=blue["DbiResourceId"],
                             source_engine_version=blue["EngineVersion"])
-    retention = int(blue.get("BackupRetentionPeriod") or 0)
-    step.check("automatedBackups", "pass" if retention > 0 else "fail",
-               {"BackupRetentionPeriod": retention},
-               None if retention > 0 else
-               f"Turn on automated backups: aws rds modify-db-instance --db-instance-identifier "
-               f"{p.source_db_instance} --backup-retention-period 7 --apply-immediately")
-
-    group = blue["DBParameterGroups"][0]["DBParameterGroupName"]
-    params = step.rds.parameters(group)
-    binlog = params.get("binlog_format", {})
-    value = binlog.get("ParameterValue")
-    ok = value in ("ROW", "MIXED")
-    step.check("binlogFormat", "pass" if ok else "warn",
-               {"parameter_group": group, "binlog_format": value, "source": binlog.get("Source"),
-                "parameters_read": len(params)},
-               None if ok else f"Set binlog_format to ROW in {group} (recommended for replication; required "
-                               "for Aurora MySQL) and reboot.")
-
-    targets = step.rds.valid_upgrade_targets(blue["Engine"], blue["EngineVersion"])
-    versions = [t["EngineVersion"] for t in targets]
-    ok = p.target_engine_version in versions or p.target_engine_version == blue["EngineVersion"]
-    step.check("targetVersion", "pass" if ok else "fail",
-               {"current": blue["EngineVersion"], "target": p.target_engine_version, "valid_targets": versions},
-               None if ok else f"Set target_engine_version to one of: {', '.join(versions)}")
-    step.findings["valid_upgrade_targets"] = versions
-
-    managed = bool(blue.get("MasterUserSecret"))
-    step.check("masterPasswordNotManaged", "fail" if managed else "pass",
-               {"MasterUserSecret": bool(managed)},
-               "Blue/green deployments do not support a master password managed by Secrets Manager; "
-               "turn management off first." if managed else None)
-
+    preflight.source_checks(step, blue)
+    preflight.target_checks(step, blue)
+    preflight.iam_permissions(step)
     report = _precheck(step, blue)
     display.table(step.checks, ["id", "result", "evidence", "remediation"], title="Prerequisites")
     hard = [c for c in step.checks if c["result"] == "fail"]
@@ -64,8 +35,9 @@ def _precheck(step: Step, blue: dict[str, Any]) -> dict[str, Any] | None:
         step.check("upgradePrecheck", "skip", "not a major version upgrade")
         return None
     with db.connect(blue["Endpoint"], p.db_user, step.password()) as conn:
-        report = run_prechecks(conn, p.target_engine_version,
-                               f"{blue['Endpoint']['Address']}:{blue['Endpoint']['Port']}").to_json()
+        checked = run_prechecks(conn, p.target_engine_version, f"{blue['Endpoint']['Address']}:{blue['Endpoint']['Port']}")
+    add_parameter_group_checks(checked, step.rds.parameters(p.green_parameter_group), p.green_parameter_group)
+    report = checked.to_json()
     errors = [(c["id"], pr) for c in report["checksPerformed"] for pr in c["detectedProblems"]
               if pr["level"] == "Error"]
     unacknowledged = sorted({cid for cid, _ in errors} - set(p.acknowledge_precheck_errors))

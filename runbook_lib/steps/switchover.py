@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import db, display, gates, probe_report
+from .. import db, display, gates, preflight, probe_report
 from ..errors import RunbookError
 from ..probe import Probe, Target
 from ..step import Step
@@ -29,6 +29,19 @@ def compare(step: Step) -> Sides:
                  "green: " + sides.green["DBInstanceIdentifier"]: get(sides.green)} for label, get in _COMPARED]
         display.table(rows, title=f"Blue/green deployment {step.params.deployment_name} ({sides.deployment['Status']})")
     return sides
+
+
+def check_guardrails(step: Step) -> list[dict[str, Any]]:
+    """The switchover guardrails, checked again right before switching (nothing changes if one fails)."""
+    sides = current(step)
+    if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
+        display.note("The switchover already completed: no guardrail to check.")
+        step.findings["preflight"] = "not needed"
+        return []
+    checks = preflight.before_switchover(step, sides)
+    step.findings["preflight"] = "passed"
+    display.table(checks, ["id", "result", "evidence", "remediation"], title="Switchover preflight")
+    return checks
 
 
 def start_probe(step: Step) -> Probe | None:
@@ -110,7 +123,10 @@ def switch_over(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
     if status == "SWITCHOVER_COMPLETED":
         display.note("The switchover already completed (a re-run): nothing to do.")
         return {"outcome": "already-switched", "deployment": sides.deployment}
-    gates.require_switchover(p, p.deployment_name)
+    gates.require_switchover(p, p.deployment_name, step.confirmations)
+    if status == "AVAILABLE" and step.findings.get("preflight") != "passed":
+        raise RunbookError("The switchover preflight has not passed in this run: run switchover.check_guardrails(step) "
+                           "first (the cell above). Nothing was changed.")
     if status == "AVAILABLE":
         if step.rds.switchover(ident, p.switchover_timeout_s) is None:
             display.note(f"Dry run: would switch over {p.deployment_name} with a {p.switchover_timeout_s} s timeout.")

@@ -19,10 +19,14 @@ def _done(green: dict[str, Any], version: str, group: str, option_group: str | N
             and (option_group is None or option_group in options))
 
 
-def upgrade_green(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
+def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200) -> dict[str, Any]:
     """Modify green and wait. Returns {'outcome': 'upgraded'|'already-upgraded'|'cancelled', ...};
-    'cancelled' is RDS refusing the upgrade after its prechecks (green stays on the old version)."""
+    'cancelled' is RDS refusing the upgrade after its prechecks (green stays on the old version).
+    `target` is a version chosen interactively (validated like the parameter)."""
     p = step.params
+    if target and target != p.target_engine_version:
+        p.target_engine_version = target  # validated by the parameter model
+        step.identifiers["target_engine_version"] = target
     sides = current(step)
     green = sides.green
     if green is None:
