@@ -214,4 +214,5 @@ def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None
 def injected(namespace: dict[str, Any]) -> dict[str, Any]:
     """The parameter keys papermill injected into a notebook's namespace."""
     return {k: v for k, v in namespace.items()
-            if k in RunbookParams.model_fields or (_SECRET_KEYS.search(k) and not k.startswith("_"))}
+            if (k in RunbookParams.model_fields and v is not None)  # None: the notebook's "not given"
+            or (_SECRET_KEYS.search(k) and not k.startswith("_"))}

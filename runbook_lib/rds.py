@@ -56,6 +56,10 @@ class RdsFacade:
             self.after_mutation(operation)
         return result
 
+    def plan(self, operation: str, **arguments: Any) -> None:
+        """Record a call a dry run would make but cannot even try (its target does not exist yet)."""
+        self.calls.append(CallRecord(operation, arguments, performed=False))
+
     # -- instances -------------------------------------------------------------------------------
     def find_instance(self, identifier: str) -> dict[str, Any] | None:
         try:

@@ -13,6 +13,11 @@ from ..waiting import wait_until
 def delete_deployment(step: Step, timeout_s: float = 3600) -> str:
     p = step.params
     found = step.rds.find_deployment(p.deployment_name)
+    if found is None and p.dry_run:
+        gates.require_delete(p, p.deployment_name, step.confirmations)
+        step.rds.plan("delete_blue_green_deployment", BlueGreenDeploymentIdentifier=f"<id of {p.deployment_name}>",
+                      DeleteTarget=False)
+        return "dry-run"
     if found is None:
         display.note(f"Deployment {p.deployment_name} is already gone.")
         return "already-deleted"
@@ -36,6 +41,11 @@ def delete_old_blue(step: Step, timeout_s: float = 3600) -> dict[str, Any]:
     old_name = f"{p.source_db_instance}-old1"
     old = step.rds.find_instance(old_name)
     snapshot_id = None if p.skip_final_snapshot else p.final_snapshot_for(old_name)
+    if old is None and p.dry_run:
+        gates.require_delete(p, old_name, step.confirmations)
+        step.rds.plan("delete_db_instance", DBInstanceIdentifier=old_name,
+                      **({"FinalDBSnapshotIdentifier": snapshot_id} if snapshot_id else {"SkipFinalSnapshot": True}))
+        return {"outcome": "dry-run"}
     if old is None:
         display.note(f"{old_name} is already gone.")
         return {"outcome": "already-deleted", "snapshot": snapshot_id and step.rds.find_snapshot(snapshot_id)}

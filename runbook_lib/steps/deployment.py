@@ -34,3 +34,14 @@ def current(step: Step) -> Sides:
                             blue_dbi_resource_id=blue and blue["DbiResourceId"],
                             green_dbi_resource_id=green and green["DbiResourceId"])
     return Sides(found, blue, green)
+
+
+def current_or_planned(step: Step) -> Sides | None:
+    """The live deployment; in a dry run where step 02 only planned it, None (callers plan their calls)."""
+    if step.params.dry_run and step.rds.find_deployment(step.params.deployment_name) is None:
+        return None
+    return current(step)
+
+
+def planned_green(step: Step) -> str:
+    return f"<green instance of {step.params.deployment_name}, created by step 02>"

@@ -11,13 +11,16 @@ from ..errors import RunbookError
 from ..precheck import parse_log, render_text, run_prechecks
 from ..precheck.explain import explain
 from ..step import Step
-from .deployment import current
+from .deployment import current, current_or_planned
 
 PRECHECK_LOG = "PrePatchCompatibility.log"
 
 
 def read_precheck_log(step: Step) -> dict[str, Any]:
-    sides = current(step)
+    sides = current_or_planned(step)
+    if sides is None:
+        display.note("Dry run: the deployment does not exist, so there is no log to read yet.")
+        return {"instance": None, "text": None, "report": None}
     instance = (sides.green or sides.blue or {}).get("DBInstanceIdentifier")
     if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
         instance = step.params.source_db_instance  # green now carries the original name
@@ -53,8 +56,11 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
     them and stop), wait until green has them, and upgrade green again."""
     from .upgrade import upgrade_green
     p = step.params
-    sides = current(step)
     report = log.get("report")
+    if report is None:
+        display.note("No precheck log was read: nothing to fix.")
+        return {"outcome": "nothing-to-fix"}
+    sides = current(step)
     if sides.green is None or sides.green["EngineVersion"] == p.target_engine_version or report is None:
         display.note("The upgrade was not cancelled: nothing to fix.")
         return {"outcome": "nothing-to-fix"}

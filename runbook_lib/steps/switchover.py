@@ -9,7 +9,7 @@ from ..errors import RunbookError
 from ..probe import Probe, Target
 from ..step import Step
 from ..waiting import wait_until
-from .deployment import Sides, current
+from .deployment import Sides, current, current_or_planned, planned_green
 
 _COMPARED = [("Engine version", lambda i: i["EngineVersion"]),
              ("Parameter group", lambda i: ", ".join(g["DBParameterGroupName"] for g in i.get("DBParameterGroups", []))),
@@ -21,9 +21,12 @@ _COMPARED = [("Engine version", lambda i: i["EngineVersion"]),
              ("DbiResourceId", lambda i: i["DbiResourceId"])]
 
 
-def compare(step: Step) -> Sides:
+def compare(step: Step) -> Sides | None:
     """Blue and green side by side, as the console shows them before switching."""
-    sides = current(step)
+    sides = current_or_planned(step)
+    if sides is None:
+        display.note("Dry run: no deployment exists yet, so there is nothing to compare.")
+        return None
     if sides.blue and sides.green:
         rows = [{"": label, "blue: " + sides.blue["DBInstanceIdentifier"]: get(sides.blue),
                  "green: " + sides.green["DBInstanceIdentifier"]: get(sides.green)} for label, get in _COMPARED]
@@ -33,7 +36,10 @@ def compare(step: Step) -> Sides:
 
 def check_guardrails(step: Step) -> list[dict[str, Any]]:
     """The switchover guardrails, checked again right before switching (nothing changes if one fails)."""
-    sides = current(step)
+    sides = current_or_planned(step)
+    if sides is None:
+        display.note("Dry run: the guardrails can only be checked once the deployment exists.")
+        return []
     if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
         display.note("The switchover already completed: no guardrail to check.")
         step.findings["preflight"] = "not needed"
@@ -117,7 +123,13 @@ def _in_notebook() -> bool:
 
 def switch_over(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
     p = step.params
-    sides = current(step)
+    sides = current_or_planned(step)
+    if sides is None:
+        gates.require_switchover(p, p.deployment_name, step.confirmations)
+        step.rds.plan("switchover_blue_green_deployment", BlueGreenDeploymentIdentifier=f"<id of {p.deployment_name}>",
+                      SwitchoverTimeout=p.switchover_timeout_s)
+        display.note("Dry run: would switch over (planned call recorded).")
+        return {"outcome": "dry-run"}
     ident = sides.deployment_id
     status = sides.deployment["Status"]
     if status == "SWITCHOVER_COMPLETED":

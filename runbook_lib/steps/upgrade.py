@@ -9,7 +9,7 @@ from .. import display
 from ..errors import RunbookError
 from ..step import Step
 from ..waiting import wait_until
-from .deployment import current
+from .deployment import current, current_or_planned, planned_green
 
 
 def _done(green: dict[str, Any], version: str, group: str, option_group: str | None) -> bool:
@@ -27,7 +27,14 @@ def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200
     if target and target != p.target_engine_version:
         p.target_engine_version = target  # validated by the parameter model
         step.identifiers["target_engine_version"] = target
-    sides = current(step)
+    sides = current_or_planned(step)
+    if sides is None:
+        step.rds.plan("modify_db_instance", DBInstanceIdentifier=planned_green(step),
+                      EngineVersion=p.target_engine_version, AllowMajorVersionUpgrade=True,
+                      DBParameterGroupName=p.green_parameter_group, OptionGroupName=p.green_option_group,
+                      ApplyImmediately=True)
+        display.note("Dry run: would upgrade the green instance (planned call recorded).")
+        return {"outcome": "dry-run"}
     green = sides.green
     if green is None:
         raise RunbookError("The deployment has no green instance yet; wait for step 02 to finish.")
