@@ -128,7 +128,9 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
 
 
 def namespace_has_params(namespace: dict[str, Any] | None) -> bool:
-    return bool(namespace) and any(k in RunbookParams.model_fields for k in namespace or {})
+    """True when papermill injected parameter keys themselves (`-f file.yaml`), not just the runner's."""
+    given = injected(namespace or {})
+    return bool(set(given) - {"run_dir", "run_id", "dry_run"})
 
 
 def _install_error_handler(step: Step) -> None:
