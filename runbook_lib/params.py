@@ -155,6 +155,8 @@ def _problems_from(exc: ValidationError) -> list[tuple[str, str]]:
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(file)"
         msg = err["msg"].removeprefix("Value error, ")
+        if key == "(file)":  # a rule across keys: name the first key it is about
+            key = next((k for k in msg.replace("=", " ").split() if k in known), key)
         if err["type"] == "extra_forbidden":
             close = [k for k in known if k.split("_")[0] == key.split("_")[0]]
             hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""

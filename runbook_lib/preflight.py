@@ -24,6 +24,7 @@ IAM_ACTIONS = [
     "rds:DownloadDBLogFilePortion", "rds:DescribeEvents", "rds:CreateDBSnapshot", "cloudwatch:GetMetricData",
 ]
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+LONG_TRANSACTION_S = 60  # a write transaction older than this blocks the switchover
 
 
 def _major(version: str) -> str:
@@ -169,9 +170,10 @@ def before_switchover(step: Step, sides: Any) -> list[dict[str, Any]]:
     _replica_lag(step, green["DBInstanceIdentifier"])
     with db.connect(blue["Endpoint"], p.db_user, password) as conn, conn.cursor() as cur:
         cur.execute("SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), trx_rows_modified "
-                    "FROM information_schema.innodb_trx WHERE TIMESTAMPDIFF(SECOND, trx_started, NOW()) >= 60")
+                    "FROM information_schema.innodb_trx WHERE TIMESTAMPDIFF(SECOND, trx_started, NOW()) >= %s",
+                    (LONG_TRANSACTION_S,))
         long_trx = [{"thread": r[0], "age_s": r[1], "rows_modified": r[2]} for r in cur.fetchall()]
-    step.check("noLongTransactions", "fail" if long_trx else "pass", {"over_60s": long_trx},
+    step.check("noLongTransactions", "fail" if long_trx else "pass", {f"over_{LONG_TRANSACTION_S}s": long_trx},
                "Let these transactions finish (or kill them) before switching over: RDS refuses to switch while "
                "long write transactions run." if long_trx else None)
     _checksums(step, blue, green, password)

@@ -127,7 +127,13 @@ def _execute(folder: RunFolder, params_file: str, start_from: str, overrides: di
                 parameters={"params_file": str(Path(params_file).resolve()), "run_dir": str(folder.path),
                             "run_id": folder.run_id, **overrides},
                 kernel_name="python3", progress_bar=False, cwd=str(notebooks_dir()))
-        except PapermillExecutionError as exc:
+        except Exception as exc:  # noqa: BLE001 - a dead kernel or any other failure of the step
+            if not isinstance(exc, PapermillExecutionError):
+                result.timings[number] = time.monotonic() - started
+                result.ok = False
+                result.failure = f"step {number} ({name}) failed: {type(exc).__name__}: {str(exc)[:500]}"
+                print(result.failure, file=log)
+                return
             result.timings[number] = time.monotonic() - started
             result.ok = False
             recorded = (folder.read_step(number) or {}).get("findings", {}).get("error")

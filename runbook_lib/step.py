@@ -4,6 +4,7 @@ structured result (steps/NN.json) that later steps and the audit record read."""
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -118,13 +119,27 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
     params = load(params_file, injected(namespace or {}))
     clients = make_clients(params)
     run = RunFolder.open_or_join(params.run_dir, step_number)
-    step = Step(step_number, params, clients, RdsFacade(clients.rds, dry_run=params.dry_run), run)
+    step = Step(step_number, params, clients, RdsFacade(clients.rds, dry_run=params.dry_run,
+                                                        after_mutation=_crash_point()), run)
     step.identifiers.update(source_db_instance=params.source_db_instance, deployment_name=params.deployment_name)
     step.save()
     _install_error_handler(step)
     display.note(f"Step {step_number} — **{step.title}** ({STEPS[step_number][2]}) · mode `{params.mode}`"
                  f"{' · DRY RUN: no change will be made' if params.dry_run else ''} · run `{run.run_id}`")
     return step
+
+
+def _crash_point() -> Any:
+    """RUNBOOK_CRASH_AFTER=<operation>: kill this process right after that mutating call succeeds (the
+    deterministic crash points of the re-run tests). Unset in normal use."""
+    wanted = os.environ.get("RUNBOOK_CRASH_AFTER")
+    if not wanted:
+        return None
+
+    def crash(operation: str) -> None:
+        if operation == wanted:
+            os._exit(137)
+    return crash
 
 
 def namespace_has_params(namespace: dict[str, Any] | None) -> bool:

@@ -40,8 +40,9 @@ def check_guardrails(step: Step) -> list[dict[str, Any]]:
     if sides is None:
         display.note("Dry run: the guardrails can only be checked once the deployment exists.")
         return []
-    if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
-        display.note("The switchover already completed: no guardrail to check.")
+    if sides.deployment["Status"] in ("SWITCHOVER_COMPLETED", "SWITCHOVER_IN_PROGRESS"):
+        display.note(f"The switchover is already {sides.deployment['Status'].split('_', 1)[1].lower().replace('_', ' ')} "
+                     "(a re-run): no guardrail to check.")
         step.findings["preflight"] = "not needed"
         return []
     checks = preflight.before_switchover(step, sides)
