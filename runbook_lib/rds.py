@@ -30,7 +30,9 @@ class RdsFacade:
     client: Any
     dry_run: bool = False
     calls: list[CallRecord] = field(default_factory=list)
-    # Called after each performed mutating call (crash-point tests hook in here).
+    # Called after each performed mutating call: first to record it (the step's result file), then the
+    # crash-point hook of the re-run tests.
+    on_record: Callable[[], None] | None = None
     after_mutation: Callable[[str], None] | None = None
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -52,6 +54,8 @@ class RdsFacade:
         if self.dry_run:
             return None
         result = self._call(operation, doing, **kwargs)
+        if self.on_record:
+            self.on_record()
         if self.after_mutation:
             self.after_mutation(operation)
         return result

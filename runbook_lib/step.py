@@ -121,6 +121,7 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
     run = RunFolder.open_or_join(params.run_dir, step_number)
     step = Step(step_number, params, clients, RdsFacade(clients.rds, dry_run=params.dry_run,
                                                         after_mutation=_crash_point()), run)
+    step.rds.on_record = step.save  # a call RDS accepted is on record before anything else can happen
     step.identifiers.update(source_db_instance=params.source_db_instance, deployment_name=params.deployment_name)
     step.save()
     _install_error_handler(step)
