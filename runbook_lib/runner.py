@@ -128,6 +128,8 @@ def _execute(folder: RunFolder, params_file: str, start_from: str, overrides: di
                             "run_id": folder.run_id, **overrides},
                 kernel_name="python3", progress_bar=False, cwd=str(notebooks_dir()))
         except Exception as exc:  # noqa: BLE001 - a dead kernel or any other failure of the step
+            if isinstance(exc, Interrupted):
+                raise
             if not isinstance(exc, PapermillExecutionError):
                 result.timings[number] = time.monotonic() - started
                 result.ok = False

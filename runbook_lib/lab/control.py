@@ -488,12 +488,12 @@ class Lab:
                 with self.lock:
                     snap.status = "available"
             self.pause(30)
+            self.data.remove_server(dbi)  # the server and its data go first; the record last, as in RDS
             with self.lock:
                 current = self.instance_name(dbi)
                 self.backend.delete_db_instance(current)
                 self.data.router.remove(current)
                 record_event(self.backend, "db-instance", current, "DB instance deleted")
-            self.data.remove_server(dbi)
         self.submit(f"delete {name}", job)
 
 
