@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from .errors import RunbookError
 from .params import ParamsError
@@ -50,26 +51,17 @@ def _params(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .audit import manifest, seal
+    from .audit import manifest
     from .audit.index import runs, write_index
     from .runfolder import runs_root
     root = runs_root()
     if args.action == "seal":
         if not args.run_dir:
             raise RunbookError("runbook audit seal needs the run folder: runbook audit seal runs/<run id>")
-        run_dir = Path(args.run_dir)
-        secret_values = []
-        try:
-            from .credentials import resolve_password
-            from .params import validate
-            import json
-            steps = sorted((run_dir / "steps").glob("*.json"))
-            if steps:
-                secret_values = [resolve_password(validate(json.loads(steps[-1].read_text())["parameters"]))]
-        except Exception:  # noqa: BLE001 - without a password there is nothing to look for
-            pass
-        doc = seal(run_dir, None, {"operator": args.operator, "ticket": args.ticket}, secret_values)
-        print(f"sealed {run_dir} ({doc['outcome']})")
+        from .audit.seal import seal_folder
+        doc = seal_folder(Path(args.run_dir), args.operator, args.ticket,
+                          Path(args.notebooks) if args.notebooks else None)
+        print(f"sealed {args.run_dir} ({doc['outcome']})")
         return 0
     if args.action == "verify":
         trusted = args.public_key
@@ -92,27 +84,27 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _precheck(args: argparse.Namespace) -> int:
-    from .precheck.cli import UsageError, precheck
+def _report(produce: Any) -> int:
+    """Print what a checking command produced; its exit code, or 2 for a usage or connection problem."""
+    from .precheck.cli import UsageError
     try:
-        code, text = precheck(args.host, args.port, args.user, args.password_env, args.target_version,
-                              args.parameter_group, args.params, args.format, args.check_table)
+        code, text = produce()
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text)
-    return code
+    return int(code)
+
+
+def _precheck(args: argparse.Namespace) -> int:
+    from .precheck.cli import precheck
+    return _report(lambda: precheck(args.host, args.port, args.user, args.password_env, args.target_version,
+                                    args.parameter_group, args.params, args.format, args.check_table))
 
 
 def _log(args: argparse.Namespace) -> int:
-    from .precheck.cli import UsageError, log_explain
-    try:
-        code, text = log_explain(args.file, args.format)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(text)
-    return code
+    from .precheck.cli import log_explain
+    return _report(lambda: log_explain(args.file, args.format))
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -177,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("action", choices=["seal", "verify", "list"])
     audit.add_argument("run_dir", nargs="?", help="a run folder (verify: default every run, and the chain)")
     audit.add_argument("--public-key", help="trusted public key (base64 or a file); default: the local signing key's")
+    audit.add_argument("--notebooks", help="seal: where the notebooks were executed by hand (default notebooks/)")
     audit.add_argument("--operator")
     audit.add_argument("--ticket")
     audit.set_defaults(func=_audit)

@@ -65,13 +65,18 @@ class RdsFacade:
         self.calls.append(CallRecord(operation, arguments, performed=False))
 
     # -- instances -------------------------------------------------------------------------------
-    def find_instance(self, identifier: str) -> dict[str, Any] | None:
+    def _find(self, operation: str, key: str, missing_code: str, doing: str, **kwargs: Any) -> dict[str, Any] | None:
+        """The one resource a describe call names, or None when RDS says it does not exist."""
         try:
-            return self.client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+            return getattr(self.client, operation)(**kwargs)[key][0]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "DBInstanceNotFound":
+            if exc.response["Error"]["Code"] == missing_code:
                 return None
-            raise explain_client_error(exc, f"Describing DB instance {identifier}") from None
+            raise explain_client_error(exc, doing) from None
+
+    def find_instance(self, identifier: str) -> dict[str, Any] | None:
+        return self._find("describe_db_instances", "DBInstances", "DBInstanceNotFound",
+                          f"Describing DB instance {identifier}", DBInstanceIdentifier=identifier)
 
     def instance(self, identifier: str, parameter: str = "source_db_instance") -> dict[str, Any]:
         found = self.find_instance(identifier)
@@ -97,12 +102,8 @@ class RdsFacade:
         return self._mutate("delete_db_instance", f"Deleting DB instance {identifier}", **args)
 
     def find_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
-        try:
-            return self.client.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "DBSnapshotNotFound":
-                return None
-            raise explain_client_error(exc, f"Describing snapshot {snapshot_id}") from None
+        return self._find("describe_db_snapshots", "DBSnapshots", "DBSnapshotNotFound",
+                          f"Describing snapshot {snapshot_id}", DBSnapshotIdentifier=snapshot_id)
 
     # -- parameter and option groups, versions ---------------------------------------------------
     def parameters(self, group: str) -> dict[str, dict[str, Any]]:

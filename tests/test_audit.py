@@ -166,3 +166,27 @@ def test_interrupted_run_is_recorded_sealed_and_resumed_with_a_link(lab_paths: A
     chain = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify"], env=env, capture_output=True,
                            text=True)
     assert chain.returncode == 0, chain.stdout
+
+
+def test_a_run_made_by_hand_in_jupyterlab_is_sealed_like_a_headless_one(lab: Any, tmp_path: Path) -> None:
+    """Notebooks executed in place (as JupyterLab saves them) join one run folder; `audit seal` adopts the
+    executed copies, exports them, writes run.json and signs the manifest."""
+    books = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", books)
+    env = dict(os.environ)
+    for name in ("01_prerequisites", "02_create_blue_green"):
+        done = subprocess.run([sys.executable, "-m", "papermill", str(books / f"{name}.ipynb"), str(books / f"{name}.ipynb"),
+                               "--no-progress-bar"], capture_output=True, text=True, cwd=books, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    run = Path((Path(env["RUNBOOK_RUNS_DIR"]) / "CURRENT").read_text().strip())
+    sealed = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "seal", str(run), "--notebooks", str(books),
+                             "--operator", "workshop-7"], capture_output=True, text=True, env=env, timeout=300)
+    assert sealed.returncode == 0, sealed.stderr
+    assert sorted(p.name for p in run.glob("*.html")) == ["01_prerequisites.html", "02_create_blue_green.html"]
+    record = json.loads((run / "run.json").read_text())
+    assert record["operator"]["name"] == "workshop-7" and record["secret_scan"]["values_checked"] == 1
+    assert [s["outcome"] for s in record["steps"]][:2] == ["succeeded", "succeeded"]
+    assert record["complete"] is False  # steps 03-06 were not run by hand
+    verified = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify", str(run)], capture_output=True,
+                              text=True, env=env)
+    assert verified.returncode == 0, verified.stdout
