@@ -13,10 +13,3 @@ def connect(endpoint: dict[str, Any], user: str, password: str, database: str | 
     return pymysql.connect(host=endpoint["Address"], port=int(endpoint["Port"]), user=user, password=password,
                            database=database, connect_timeout=timeout, read_timeout=60, write_timeout=60,
                            autocommit=True, ssl_disabled=not tls)
-
-
-def server_identity(conn: pymysql.connections.Connection) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@hostname, @@server_id, @@version, @@read_only")
-        host, server_id, version, read_only = cur.fetchone()
-    return {"hostname": host, "server_id": int(server_id), "version": version, "read_only": bool(read_only)}

@@ -4,7 +4,6 @@ the records, holding the lock only while it touches them."""
 
 from __future__ import annotations
 
-import json
 import queue
 import random
 import string
@@ -13,8 +12,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -509,11 +506,3 @@ class _LabDBInstance(DBInstance):
     @property
     def address(self) -> str:
         return "127.0.0.1"
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str))

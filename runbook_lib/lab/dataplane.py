@@ -233,14 +233,3 @@ class DataPlane:
             return ""
         return server.error_log.read_text(errors="replace")
 
-    # -- checks used by tests and the console --------------------------------------------------------
-    def row_counts(self, dbi: str) -> dict[str, int]:
-        server = self.servers[dbi]
-        counts = {}
-        for schema in self.app_schemas(dbi):
-            tables = server.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %r "
-                "AND table_type = 'BASE TABLE' ORDER BY 1" % schema)
-            for (table,) in tables:
-                counts[f"{schema}.{table}"] = int(server.execute(f"SELECT COUNT(*) FROM `{schema}`.`{table}`")[0][0])
-        return counts

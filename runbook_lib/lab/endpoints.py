@@ -90,10 +90,6 @@ class EndpointRouter:
             listener.reopened.set()
             await listener.server.wait_closed()
 
-    def port_of(self, name: str) -> int | None:
-        listener = self._listeners.get(name)
-        return listener.port if listener else None
-
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {n: {"port": l.port, "target": l.target, "mode": l.mode, "connections": len(l.conns),
                     "accepted": l.accepted} for n, l in list(self._listeners.items())}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import (CATALOGUE, MYSQL80_DICTIONARY_TABLES, OBSOLETE_SQL_MODES, REMOVED_FUNCTIONS, CheckInfo,
-                      reserved_words, version_key)
+                      reserved_words)
 from .model import CheckResult, PrecheckReport, Problem
 
 SYSTEM = "('mysql','information_schema','performance_schema','sys')"
@@ -389,7 +389,3 @@ def run_prechecks(conn: Any, target_version: str, address: str = "", check_table
                             checksPerformed=results)
     report.checksNotApplicable = skipped  # type: ignore[attr-defined]
     return report.recount()
-
-
-def major_upgrade(current: str, target: str) -> bool:
-    return version_key(current)[:2] != version_key(target)[:2]

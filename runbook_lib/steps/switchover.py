@@ -9,7 +9,7 @@ from ..errors import RunbookError
 from ..probe import Probe, Target
 from ..step import Step
 from ..waiting import wait_until
-from .deployment import Sides, current, current_or_planned, planned_green
+from .deployment import Sides, current_or_planned
 
 _COMPARED = [("Engine version", lambda i: i["EngineVersion"]),
              ("Parameter group", lambda i: ", ".join(g["DBParameterGroupName"] for g in i.get("DBParameterGroups", []))),

@@ -9,7 +9,7 @@ from .. import display
 from ..errors import RunbookError
 from ..step import Step
 from ..waiting import wait_until
-from .deployment import current, current_or_planned, planned_green
+from .deployment import current_or_planned, planned_green
 
 
 def _done(green: dict[str, Any], version: str, group: str, option_group: str | None) -> bool:
