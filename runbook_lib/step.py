@@ -120,7 +120,7 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
     clients = make_clients(params)
     run = RunFolder.open_or_join(params.run_dir, step_number)
     step = Step(step_number, params, clients, RdsFacade(clients.rds, dry_run=params.dry_run,
-                                                        after_mutation=_crash_point()), run)
+                                                        after_mutation=_crash_point(step_number)), run)
     step.rds.on_record = step.save  # a call RDS accepted is on record before anything else can happen
     step.identifiers.update(source_db_instance=params.source_db_instance, deployment_name=params.deployment_name)
     step.save()
@@ -130,15 +130,16 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
     return step
 
 
-def _crash_point() -> Any:
-    """RUNBOOK_CRASH_AFTER=<operation>: kill this process right after that mutating call succeeds (the
-    deterministic crash points of the re-run tests). Unset in normal use."""
+def _crash_point(number: str) -> Any:
+    """RUNBOOK_CRASH_AFTER=<operation>[@<step>]: kill this process right after that mutating call succeeds
+    (in that step only, when given): the deterministic crash points of the re-run tests. Unset in normal use."""
     wanted = os.environ.get("RUNBOOK_CRASH_AFTER")
     if not wanted:
         return None
+    operation_wanted, _, step_wanted = wanted.partition("@")
 
     def crash(operation: str) -> None:
-        if operation == wanted:
+        if operation == operation_wanted and (not step_wanted or step_wanted == number):
             os._exit(137)
     return crash
 

@@ -70,6 +70,8 @@ def test_all_source_and_target_checks_pass_on_the_seeded_lab(rds: Any) -> None:
 def _break(kind: str, rds: Any, paths: LabPaths) -> dict[str, Any]:
     if kind == "automatedBackups":
         rds.modify_db_instance(DBInstanceIdentifier="database-1", BackupRetentionPeriod=0, ApplyImmediately=True)
+    elif kind == "masterPasswordNotManaged":
+        rds.modify_db_instance(DBInstanceIdentifier="database-1", ManageMasterUserPassword=True, ApplyImmediately=True)
     elif kind == "binlogFormat":
         rds.modify_db_parameter_group(DBParameterGroupName="pg-mysql-57", Parameters=[
             {"ParameterName": "binlog_format", "ParameterValue": "STATEMENT", "ApplyMethod": "immediate"}])
@@ -98,7 +100,7 @@ def _break(kind: str, rds: Any, paths: LabPaths) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("check", "expected"), [
-    ("automatedBackups", "fail"), ("binlogFormat", "warn"), ("notExternalReplica", "fail"),
+    ("automatedBackups", "fail"), ("masterPasswordNotManaged", "fail"), ("binlogFormat", "warn"), ("notExternalReplica", "fail"),
     ("tablesWithoutPrimaryKey", "warn"), ("targetVersion", "fail"), ("greenParameterGroupFamily", "fail"),
     ("greenParameterGroupRemovedVariables", "fail"), ("greenEventSchedulerOff", "fail"),
     ("greenOptionGroupVersion", "fail"), ("iamPermissions", "fail")])
@@ -146,6 +148,13 @@ def test_switchover_guardrails_pass_then_each_fails(rds: Any, lab_paths: LabPath
         failing("greenReplicating")
         cur.execute("START SLAVE")
     monkeypatch.setattr(preflight, "LONG_TRANSACTION_S", 1)
+    client.set_switches(lab_paths, stall_green_sql_thread=True)   # a failed switchover: no longer AVAILABLE
+    ident = bgd["BlueGreenDeploymentIdentifier"]
+    rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=60)
+    from conftest import deployment, wait_for
+    wait_for(lambda: deployment(rds, ident), lambda d: d["Status"] == "SWITCHOVER_FAILED")
+    client.set_switches(lab_paths, stall_green_sql_thread=False)
+    failing("deploymentAvailable")
     blue_conn = pymysql.connect(host="127.0.0.1", port=instance(rds, "database-1")["Endpoint"]["Port"], user="admin",
                                 password=master_password(lab_paths), database="shop", ssl_disabled=True)
     with blue_conn.cursor() as cur:

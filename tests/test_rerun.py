@@ -20,30 +20,33 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-CRASH_POINTS = [("02", "create_blue_green_deployment"), ("03", "modify_db_instance"),
-                ("05", "switchover_blue_green_deployment"), ("06", "delete_blue_green_deployment"),
-                ("06", "delete_db_instance")]
+CRASH_POINTS = [("02", "create_blue_green_deployment", "lab"), ("03", "modify_db_instance", "lab"),
+                ("04", "modify_db_instance@04", "lab-workshop"),  # the retried upgrade of the workshop path
+                ("05", "switchover_blue_green_deployment", "lab"), ("06", "delete_blue_green_deployment", "lab"),
+                ("06", "delete_db_instance", "lab")]
 
 
-def _run(*args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, crash: str | None = None, params: str = "parameters/lab.yaml") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("RUNBOOK_CRASH_AFTER", None)
     if crash:
         env["RUNBOOK_CRASH_AFTER"] = crash
-    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", "run", "--params", "parameters/lab.yaml", *args],
+    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", "run", "--params", params, *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize(("step", "operation"), CRASH_POINTS, ids=[f"{s}-{o}" for s, o in CRASH_POINTS])
-def test_crash_right_after_a_mutating_call_then_resume(lab_paths: LabPaths, step: str, operation: str) -> None:
-    crashed = _run(crash=operation)
+@pytest.mark.parametrize(("step", "operation", "params"), CRASH_POINTS, ids=[f"{s}-{o}" for s, o, _ in CRASH_POINTS])
+def test_crash_right_after_a_mutating_call_then_resume(lab_paths: LabPaths, step: str, operation: str,
+                                                       params: str) -> None:
+    params = f"parameters/{params}.yaml"
+    crashed = _run(crash=operation, params=params)
     assert crashed.returncode == 1
     assert f"step {step}" in crashed.stderr, crashed.stderr[-1500:]
     first = Path(crashed.stdout.strip().splitlines()[-1])
     record = json.loads((first / "run.json").read_text())
     assert record["complete"] is False and record["outcome"] == "failed"
 
-    resumed = _run("--from", step, "--keep-lab")
+    resumed = _run("--from", step, "--keep-lab", params=params)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     second = Path(resumed.stdout.strip().splitlines()[-1])
     assert json.loads((second / "run.json").read_text())["resumed_from"]["run_id"] == first.name
@@ -61,4 +64,5 @@ def test_crash_right_after_a_mutating_call_then_resume(lab_paths: LabPaths, step
     performed = [c["operation"] for run in (first, second)
                  for c in json.loads((run / "run.json").read_text())["rds_calls"] if c["performed"]]
     assert performed.count("create_blue_green_deployment") == 1
+    assert performed.count("modify_db_instance") == (2 if "workshop" in params else 1)  # (cancelled, then retried)
     assert performed.count("switchover_blue_green_deployment") == 1
