@@ -7,6 +7,7 @@ from typing import Any
 
 import graphviz
 
+from . import display
 from .rds import RdsFacade
 
 _COLOURS = {"blue": "#cfe2ff", "green": "#d1e7dd", "old": "#e2e3e5"}
@@ -61,13 +62,9 @@ def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: st
 
 def show(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
     graph = topology(rds, source, deployment_name, title)
-    try:
-        from IPython import get_ipython
-        from IPython.display import SVG, display
-        if get_ipython() is not None:
-            display(SVG(graph.pipe(format="svg")))
-            return graph
-    except ImportError:
-        pass
-    print(graph.source)
+    if display.in_notebook():
+        from IPython.display import SVG
+        display.show(SVG(graph.pipe(format="svg")))
+    else:
+        print(graph.source)
     return graph

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def _ipython() -> bool:
+def in_notebook() -> bool:
+    """True inside an IPython kernel (JupyterLab, papermill); False in scripts and tests."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -16,10 +17,17 @@ def _ipython() -> bool:
     return get_ipython() is not None
 
 
+def show(obj: Any) -> None:
+    """Display a rich object (widget, image, SVG) in a notebook; nothing elsewhere."""
+    if in_notebook():
+        from IPython.display import display
+        display(obj)
+
+
 def table(rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:
     rows = list(rows)
     columns = columns or (list(rows[0]) if rows else [])
-    if not _ipython():
+    if not in_notebook():
         if title:
             print(title)
         for row in rows:
@@ -36,7 +44,7 @@ def table(rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None, t
 def note(text: str, kind: str = "info") -> None:
     """A one-paragraph message; kind is info, ok, warning or error."""
     icon = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔"}.get(kind, "")
-    if not _ipython():
+    if not in_notebook():
         print(f"[{kind}] {text}")
         return
     from IPython.display import Markdown, display
@@ -44,7 +52,7 @@ def note(text: str, kind: str = "info") -> None:
 
 
 def preformatted(text: str, title: str | None = None) -> None:
-    if not _ipython():
+    if not in_notebook():
         if title:
             print(title)
         print(text)
@@ -60,3 +68,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_fmt(v) for v in value)
     return str(value)
+
+
+def events(found: Iterable[Mapping[str, Any]], title: str) -> None:
+    """RDS events (DescribeEvents) as a table of date and message."""
+    table([{"Date": e["Date"], "Message": e["Message"]} for e in found], title=title)

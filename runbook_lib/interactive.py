@@ -7,18 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import display
 from .errors import GateClosed
 from .step import Step
-
-
-def _show(widget: Any) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-        if get_ipython() is not None:
-            display(widget)
-    except ImportError:
-        pass
 
 
 @dataclass
@@ -50,7 +41,7 @@ def target_picker(step: Step) -> TargetPicker:
         step.findings["target_chosen_interactively"] = change["new"]
         step.save()
     dropdown.observe(chosen, names="value")
-    _show(dropdown)
+    display.show(dropdown)
     return TargetPicker(step, dropdown)
 
 
@@ -73,6 +64,6 @@ def confirm(step: Step, gate: str, targets: list[str] | str) -> list[Any]:
             button.description = f"Confirmed: {gate} of {target}"
             button.disabled = True
         button.on_click(clicked)
-        _show(button)
+        display.show(button)
         buttons.append(button)
     return buttons

@@ -27,6 +27,13 @@ SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 LONG_TRANSACTION_S = 60  # a write transaction older than this blocks the switchover
 
 
+def _replica_status(cur: Any) -> dict[str, Any]:
+    """SHOW SLAVE STATUS as a dict by column name ({} when the server replicates from nobody)."""
+    cur.execute("SHOW SLAVE STATUS")
+    row = cur.fetchone()
+    return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else {}
+
+
 def _major(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
@@ -59,9 +66,8 @@ def source_checks(step: Step, blue: dict[str, Any]) -> None:
     api_source = blue.get("ReadReplicaSourceDBInstanceIdentifier")
     with db.connect(blue["Endpoint"], p.db_user, step.password()) as conn, conn.cursor() as cur:
         try:
-            cur.execute("SHOW SLAVE STATUS")
-            row = cur.fetchone()
-            external = {"source_host": row[1], "io_running": row[10]} if row else None
+            row = _replica_status(cur)
+            external = {"source_host": row.get("Master_Host"), "io_running": row.get("Slave_IO_Running")} if row else None
             readable = True
         except Exception as exc:  # noqa: BLE001 - no privilege: say so, do not pass silently
             external, readable = {"error": str(exc)}, False
@@ -154,9 +160,7 @@ def before_switchover(step: Step, sides: Any) -> list[dict[str, Any]]:
         raise RunbookError("The deployment lacks its blue or green instance; it cannot be switched over.")
     password = step.password()
     with db.connect(green["Endpoint"], p.db_user, password) as conn, conn.cursor() as cur:
-        cur.execute("SHOW SLAVE STATUS")
-        cols = [c[0] for c in cur.description]
-        row = dict(zip(cols, cur.fetchone() or [None] * len(cols), strict=True))
+        row = _replica_status(cur)
         cur.execute("SELECT @@read_only")
         read_only = bool(cur.fetchone()[0])
     running = row.get("Slave_IO_Running") == "Yes" and row.get("Slave_SQL_Running") == "Yes"

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .display import in_notebook
 from .probe import Attempt, Probe
 
 
@@ -122,7 +123,7 @@ def write_files(probe: Probe, folder: Path, extra: dict[str, Any] | None = None)
 def timeline(probe: Probe) -> Any:
     """Per-attempt timeline: each attempt a bar on its loop's lane, green ok, red failed, orange in doubt."""
     import matplotlib
-    if not _in_notebook():
+    if not in_notebook():
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -150,14 +151,6 @@ def timeline(probe: Probe) -> Any:
                  fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-        return get_ipython() is not None
-    except ImportError:
-        return False
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -20,7 +20,7 @@ from .credentials import resolve_password
 from .errors import RunbookError
 from .lab import client as lab_client
 from .params import RunbookParams, load
-from .runfolder import RunFolder, project_root
+from .runfolder import RunFolder, project_root, runs_root
 from .step import STEPS
 
 
@@ -108,7 +108,6 @@ def run(params_file: str, start_from: str = "01", keep_lab: bool = False, dry_ru
 
 
 def _latest_run() -> Path | None:
-    from .runfolder import runs_root
     root = runs_root()
     candidates = sorted(p for p in root.glob("2*") if p.is_dir()) if root.is_dir() else []
     return candidates[-1] if candidates else None

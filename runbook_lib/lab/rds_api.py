@@ -25,6 +25,7 @@ from moto.rds.responses import RDSResponse
 
 from . import catalog
 from .control import LOG_PORTION_LINES, Lab
+from .events import record_event
 
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,59}(?<!-)$")
 
@@ -285,7 +286,6 @@ class LabRDSResponse(RDSResponse):
         clear_on = [source.dbi_resource_id] + ([target.dbi_resource_id] if bgd.status == "SWITCHOVER_COMPLETED" else [])
         self.backend.blue_green_deployments.pop(bgd.blue_green_deployment_identifier)
         bgd.status = "DELETING"
-        from .events import record_event
         record_event(self.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
                      "Blue/green deployment deleted.")
         self.lab.submit("clear topology", lambda: [self.lab.data.write_topology(d, []) for d in clear_on

@@ -3,6 +3,7 @@ which targets each check applies to, and what to do about each finding."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -245,3 +246,9 @@ NEW_DEFAULTS = {"character_set_server": "utf8mb4", "collation_server": "utf8mb4_
                 "explicit_defaults_for_timestamp": "ON", "innodb_autoinc_lock_mode": "2",
                 "innodb_undo_log_truncate": "ON", "max_allowed_packet": "67108864", "max_error_count": "1024",
                 "table_open_cache": "4000", "transaction_write_set_extraction": "XXHASH64"}
+
+
+def removed_call_pattern() -> re.Pattern[str]:
+    """A call of a removed function in SQL text (longest names first, not part of a longer identifier)."""
+    names = "|".join(sorted(REMOVED_FUNCTIONS, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.$`])({names})\s*\(", re.I)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import (CATALOGUE, MYSQL80_DICTIONARY_TABLES, OBSOLETE_SQL_MODES, REMOVED_FUNCTIONS, CheckInfo,
-                      reserved_words)
+                      removed_call_pattern, reserved_words)
 from .model import CheckResult, PrecheckReport, Problem
 
 SYSTEM = "('mysql','information_schema','performance_schema','sys')"
@@ -189,7 +189,7 @@ def _call_regex() -> str:
 
 
 def removed_functions(ctx: Context) -> Rows:
-    regex = re.compile(r"(?<![\w.$])(" + "|".join(sorted(REMOVED_FUNCTIONS, key=len, reverse=True)) + r")\s*\(", re.I)
+    regex = removed_call_pattern()
     sources = ctx.rows(
         "SELECT CONCAT(table_schema,'.',table_name), 'VIEW', view_definition FROM information_schema.views WHERE "
         f"table_schema NOT IN {SYSTEM} AND UPPER(view_definition) REGEXP '{_call_regex()}' UNION ALL "

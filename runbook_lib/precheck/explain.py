@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .catalog import CATALOGUE, REMOVED_FUNCTIONS
+from .catalog import CATALOGUE, REMOVED_FUNCTIONS, removed_call_pattern
 from .model import CheckResult, PrecheckReport, Problem
 
 LEVELS = ("Error", "Warning", "Notice")
@@ -48,8 +48,7 @@ def _split_args(text: str) -> list[str]:
 
 def rewrite_removed_calls(sql: str) -> str:
     """`sql` with calls of removed functions replaced by their 8.0 equivalents (balanced parentheses)."""
-    names = "|".join(sorted(REMOVED_FUNCTIONS, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w.$`])({names})\s*\(", re.I)
+    pattern = removed_call_pattern()
     out, pos = "", 0
     while match := pattern.search(sql, pos):
         depth, i = 1, match.end()

@@ -64,5 +64,5 @@ def wait_available(step: Step, deployment: dict[str, Any] | None, timeout_s: flo
 
 def show_events(step: Step, deployment_id: str) -> list[dict[str, Any]]:
     events = step.rds.events("blue-green-deployment", deployment_id)
-    display.table([{"Date": e["Date"], "Message": e["Message"]} for e in events], title="Deployment events")
+    display.events(events, "Deployment events")
     return events

@@ -103,23 +103,15 @@ def finish_probe(step: Step, probe: Probe | None, settle_s: float = 2.0) -> dict
         ("acknowledged but MISSING", proof["missing"]), ("in doubt", proof["in_doubt"]),
         ("probe load", f"{summary['load']['connections_per_s']} conn/s, {summary['load']['queries_per_s']} queries/s"))],
         title="Measured downtime and zero-loss proof")
-    if _in_notebook():
-        from IPython.display import Image, display as show
-        show(Image(filename=str(paths["png"])))
+    if display.in_notebook():
+        from IPython.display import Image
+        display.show(Image(filename=str(paths["png"])))
     if proof["missing"]:
         raise RunbookError(f"DATA LOSS: {proof['missing']} writes that production acknowledged before the switchover are "
                            f"not on the new production (sequence numbers {proof['missing_seqs'][:10]}…). Stop writes, "
                            "compare the old blue (-old1, still intact) with the new production, and recover them from it.")
     display.note(f"Zero lost writes: all {proof['acknowledged']} acknowledged writes are on the new production.", "ok")
     return {"summary": summary, "zero_loss": proof}
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-        return get_ipython() is not None
-    except ImportError:
-        return False
 
 
 def switch_over(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
@@ -153,7 +145,7 @@ def switch_over(step: Step, timeout_s: float = 7200) -> dict[str, Any]:
                        what=f"switchover of {p.deployment_name}", state_of=lambda d: d["Status"],
                        first_poll_s=0.05, max_poll_s=5, timeout_s=timeout_s)
     events = step.rds.events("blue-green-deployment", ident)
-    display.table([{"Date": e["Date"], "Message": e["Message"]} for e in events], title="Switchover events")
+    display.events(events, "Switchover events")
     if final["Status"] == "SWITCHOVER_FAILED":
         step.findings["switchover"] = {"status": final["Status"], "details": final.get("StatusDetails")}
         raise RunbookError(f"The switchover failed and RDS rolled it back: {final.get('StatusDetails')}. Blue is "

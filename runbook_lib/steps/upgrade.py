@@ -70,7 +70,7 @@ def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200
     final = wait_until(lambda: step.rds.instance(name, "green instance"), settled, what=f"upgrade of {name}",
                        state_of=lambda i: f"{i['DBInstanceStatus']} {i['EngineVersion']}", timeout_s=timeout_s)
     events = step.rds.events("db-instance", name, start_time=started)
-    display.table([{"Date": e["Date"], "Message": e["Message"]} for e in events], title=f"Events of {name}")
+    display.events(events, f"Events of {name}")
     if _done(final, p.target_engine_version, p.green_parameter_group, p.green_option_group):
         step.findings["green_version"] = final["EngineVersion"]
         return {"outcome": "upgraded", "green": final}
