@@ -28,6 +28,8 @@ def _lab(args: argparse.Namespace) -> int:
         print(f"lab running at {state['endpoint_url']} (region {state['region']}, folder {state['lab_dir']})")
         for name, inst in state.get("instances", {}).items():
             print(f"  {name}: {inst['status']}, MySQL {inst['engine_version']}, endpoint 127.0.0.1:{inst['endpoint_port']}")
+    elif state.get("stopped"):
+        print("lab stopped: every process it started has ended")
     else:
         print("lab is not running")
     return 0
