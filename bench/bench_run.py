@@ -12,8 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import conditions  # noqa: E402
 
-from runbook_lib.runner import run  # noqa: E402
-from runbook_lib.step import STEPS  # noqa: E402
+from runbook_lib.run.context import STEPS  # noqa: E402
+from runbook_lib.run.runner import run  # noqa: E402
 
 
 def main() -> None:

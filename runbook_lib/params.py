@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import RunbookError
+from runbook_lib.errors import RunbookError
 
 # RDS naming rules (CreateDBInstance, CreateBlueGreenDeployment, CreateDBParameterGroup …).
 _INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
@@ -26,6 +26,16 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _CHECK_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
+
+# Where the RDS certificate authorities are published (RDS User Guide, "Using SSL/TLS to encrypt a connection to a
+# DB instance": certificate bundles for all AWS Regions, or one Region's bundle under /<region>/<region>-bundle.pem).
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+# The services the runbook calls, each of which may need its own endpoint (a VPC endpoint serves one service).
+SERVICES = ("rds", "sts", "iam", "cloudwatch", "secretsmanager")
+# How database connections are protected: certificate checked against ca_bundle and the endpoint's name checked
+# (verify-identity), certificate checked only (verify-ca), encrypted without checking whom to (required), or plain.
+TlsMode = Literal["verify-identity", "verify-ca", "required", "off"]
 
 # Keys that would carry a secret. Passwords never live in parameter files (they would end up in
 # papermill's injected cell and so in every executed notebook).
@@ -60,24 +70,38 @@ class RunbookParams(BaseModel):
     region: str = "us-east-1"
     profile: str | None = None
     endpoint_url: str | None = None
+    endpoint_urls: dict[str, str] = Field(default_factory=dict)  # per service (aws mode): rds, sts, iam, ...
     source_db_instance: str = "database-1"
     deployment_name: str = "bg-deployment"
     target_engine_version: str = "8.0.39"
     green_parameter_group: str = "pg-mysql-80"
     green_option_group: str | None = "mysql80-option-group"
+    # Step 01 creates green_parameter_group / green_option_group from blue's groups when they do not exist (the plan
+    # of `runbook groups plan`); false: it reports the plan and stops. Interactive runs confirm with a click instead.
+    create_green_groups: bool = False
     switchover_timeout_s: int = Field(300, ge=30, le=3600)
     final_snapshot_id: str | None = None
     skip_final_snapshot: bool = False
+    keep_old_blue_hours: float = Field(24.0, ge=0, le=24 * 365)
     db_user: str = "admin"
     db_password_env: str = "RUNBOOK_DB_PASSWORD"
     db_password_secret_id: str | None = None
+    tls: TlsMode | None = None          # None: verify-identity in aws mode; in the lab, what the lab requires
+    ca_bundle: str | None = None        # PEM file of trusted CAs (aws: the RDS bundle; lab: the lab's CA by default)
     interactive: bool = False
     dry_run: bool = False
     confirm_switchover: str | None = None
     confirm_delete: list[str] = Field(default_factory=list)
     acknowledge_precheck_errors: list[str] = Field(default_factory=list)
     max_replica_lag_s: float = Field(5.0, ge=0, le=3600)
+    consistency_check: Literal["full", "sampled", "off"] = "full"
+    consistency_max_seconds: float = Field(120.0, gt=0, le=86400)
+    consistency_chunk_rows: int = Field(1000, ge=10, le=1_000_000)
+    consistency_sample_fraction: float = Field(0.05, gt=0, le=1)
+    consistency_statement_timeout_s: float = Field(5.0, gt=0, le=50)
+    consistency_max_rows: int | None = Field(None, ge=1)
     probe_interval_ms: int = Field(100, ge=10, le=1000)
+    probe_slow_ms: float | None = Field(None, gt=0, le=60000)   # None: from the interval and baseline latency
     probe_database: str = "runbook_probe"
     lab_seed_blocker: bool = False
     # Injected by the runner, never written by hand.
@@ -97,8 +121,24 @@ class RunbookParams(BaseModel):
     @field_validator("endpoint_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+(/.*)?$", value):
+        if value is not None and not _URL.match(value):
             raise ValueError(f"must be an http(s) URL such as http://127.0.0.1:5000; got {value!r}")
+        return value
+
+    @field_validator("endpoint_urls", mode="before")
+    @classmethod
+    def _service_urls(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError(f"must be a mapping of service to URL, e.g. {{rds: https://vpce-...}}; got {value!r}")
+        unknown = sorted(str(k) for k in value if k not in SERVICES)
+        if unknown:
+            raise ValueError(f"names unknown service(s) {', '.join(unknown)}; use only {', '.join(SERVICES)}")
+        bad = {k: v for k, v in value.items() if not isinstance(v, str) or not _URL.match(v)}
+        if bad:
+            raise ValueError(f"must map each service to an http(s) URL such as https://rds.eu-west-1.amazonaws.com; "
+                             f"got {bad!r}")
         return value
 
     @field_validator("confirm_delete", "acknowledge_precheck_errors", mode="before")
@@ -118,15 +158,59 @@ class RunbookParams(BaseModel):
             raise ValueError(f"must list precheck ids such as removedFunctionsCheck; got {bad!r}")
         return value
 
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str | None) -> str | None:
+        """An absolute path (papermill runs the notebooks in another folder); whether the file is there is checked
+        where it is used (`file_problems`, `runbook params check`, the first connection), before any change."""
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"must be an absolute path to a PEM file (papermill runs the notebooks in another "
+                             f"folder); got {value!r}")
+        return str(path)
+
     @model_validator(mode="after")
     def _coherent(self) -> RunbookParams:
         if self.skip_final_snapshot and self.final_snapshot_id:
             raise ValueError("final_snapshot_id and skip_final_snapshot=true contradict each other: "
                              "remove one of them")
+        if self.mode == "aws" and self.tls_mode in ("verify-identity", "verify-ca") and not self.ca_bundle:
+            raise ValueError(f"ca_bundle is needed: in aws mode database connections use TLS with the server "
+                             f"certificate verified (tls: {self.tls_mode}). Download the RDS bundle from "
+                             f"{RDS_CA_BUNDLE_URL} and set ca_bundle to its absolute path (or, knowingly, set tls: "
+                             "required or off, which step 01 records as a warning)")
+        if self.mode == "lab" and self.endpoint_urls:
+            raise ValueError("endpoint_urls is for aws mode (the lab serves every service at one endpoint): remove it "
+                             "or use endpoint_url")
         return self
 
+    @property
+    def tls_mode(self) -> str | None:
+        """The TLS mode in force: the parameter, else verify-identity in aws mode; None in the lab means 'as the lab
+        requires' (its servers may or may not demand TLS)."""
+        if self.tls is not None:
+            return self.tls
+        return "verify-identity" if self.mode == "aws" else None
+
+    def file_problems(self) -> list[tuple[str, str]]:
+        """Problems with files the parameters name (read now, unlike the rest of validation, which needs no file)."""
+        if not self.ca_bundle:
+            return []
+        problem = ca_bundle_problem(self.ca_bundle)
+        return [("ca_bundle", problem)] if problem else []
+
+    def endpoint_for(self, service: str) -> str | None:
+        """The endpoint URL of one service in aws mode: endpoint_urls[service], and endpoint_url for RDS only (an RDS
+        VPC endpoint serves nothing else)."""
+        if service in self.endpoint_urls:
+            return self.endpoint_urls[service]
+        return self.endpoint_url if service == "rds" else None
+
     def final_snapshot_for(self, instance_id: str) -> str:
-        """The snapshot name used when deleting `instance_id` (unless skipped)."""
+        """The snapshot name used when deleting `instance_id` (unless skipped and unless a run already requested
+        one: step 06 then waits for that one)."""
         if self.final_snapshot_id:
             return self.final_snapshot_id
         suffix = (self.run_id or "manual").lower().replace("_", "-")
@@ -135,6 +219,20 @@ class RunbookParams(BaseModel):
     def redacted(self) -> dict[str, Any]:
         """Parameters as recorded: names of secret sources only, never values."""
         return self.model_dump(mode="json")
+
+
+def ca_bundle_problem(path_text: str) -> str | None:
+    """Why this file cannot serve as a CA bundle, or None."""
+    path = Path(path_text).expanduser()
+    try:
+        text = path.read_bytes()[:2_000_000]
+    except OSError as exc:
+        return (f"cannot be read ({exc.strerror}): {path}. For RDS download the bundle from {RDS_CA_BUNDLE_URL} "
+                "and name that file")
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        return (f"is not a PEM certificate bundle (no BEGIN CERTIFICATE line): {path}. For RDS download the bundle "
+                f"from {RDS_CA_BUNDLE_URL}")
+    return None
 
 
 class ParamsError(RunbookError):
@@ -192,17 +290,44 @@ def validate(values: dict[str, Any], source: str | None = None) -> RunbookParams
 def read_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping in a YAML parameter file (no validation)."""
     path = Path(path)
-    if not path.is_file():
-        raise ParamsError([("params_file", f"no such file: {path}. Pass an existing YAML file, e.g. "
-                                           "parameters/lab.yaml")])
+    data = yaml_mapping(path, _read_text(path))
+    if not isinstance(data, dict):
+        raise ParamsError([("(file)", f"must be a YAML mapping of key: value lines, not a {type(data).__name__}; "
+                                      "see parameters/lab.yaml for every key")], str(path))
+    return data
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, or one error that says what the file is instead of a parameter file and what to pass."""
+    example = "Pass a YAML parameter file, e.g. parameters/lab.yaml"
+    if path.is_dir():
+        raise ParamsError([("params_file", f"{path} is a directory, not a parameter file. {example}")])
+    if not path.exists():
+        raise ParamsError([("params_file", f"no such file: {path}. {example}")])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ParamsError([("params_file", f"cannot read {path} ({exc.strerror}). Check its permissions, "
+                                           f"or pass another file. {example}")]) from None
+    try:
+        if b"\0" in raw:
+            raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), raw.index(b"\0") + 1, "NUL byte")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParamsError([("params_file", f"{path} is not a text file (byte {exc.start} is not UTF-8 text: a binary "
+                                           f"or otherwise encoded file). {example}, saved as UTF-8")]) from None
+
+
+def yaml_mapping(path: Path, text: str) -> Any:
+    """The YAML document in `text`; an empty document (nothing but blanks and comments) is an error, not defaults."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ParamsError([("(file)", f"is not valid YAML: {exc}")], str(path)) from None
     if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError([("(file)", "must be a YAML mapping of key: value lines")], str(path))
+        raise ParamsError([("(file)", "is empty (no key: value line): a parameter file names at least the mode and "
+                                      "the instance. Copy parameters/lab.yaml or parameters/production.example.yaml "
+                                      "and fill it in")], str(path))
     return data
 
 

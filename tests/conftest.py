@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +17,14 @@ from runbook_lib.lab import client
 from runbook_lib.lab.paths import LabPaths
 
 ROOT = Path(__file__).resolve().parents[1]
+FULL_ONLY = ("e2e", "airflow", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole runs, kill points, Airflow and the browser are the full run's; the fast tier is `-m "not full"`."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in FULL_ONLY):
+            item.add_marker(pytest.mark.full)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +50,20 @@ def lab(lab_paths: LabPaths) -> Iterator[dict[str, Any]]:
 def rds(lab: dict[str, Any]) -> Any:
     return boto3.client("rds", endpoint_url=lab["endpoint_url"], region_name="us-east-1",
                         aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def runbook_cli(*args: str, env: dict[str, str] | None = None,
+                timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """`runbook ARGS…` as a user types it, from the project root, with this session's lab and runs folders."""
+    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env or dict(os.environ), timeout=timeout)
+
+
+def lab_rds(paths: LabPaths, region: str = "us-east-1") -> Any:
+    """An RDS client on the lab's API, as a user's boto3 would make it."""
+    state = client.status(paths)
+    return boto3.client("rds", endpoint_url=state["endpoint_url"], region_name=region, aws_access_key_id="lab",
+                        aws_secret_access_key="lab")
 
 
 def wait_for(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60) -> Any:
@@ -82,3 +106,22 @@ def master_password(paths: LabPaths) -> str:
     creds = paths.read_credentials()
     assert creds
     return str(creds["master_password"])
+
+
+@pytest.fixture(autouse=True)
+def _release_deployment_locks_taken_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A step begun in this process (as a notebook kernel would) holds its deployment's lock until it finishes; tests
+    that begin steps without finishing them must not leave it to the garbage collector to free it for the next test's
+    `runbook run`."""
+    from runbook_lib.run import lock
+    taken: list[Any] = []
+    real = lock.acquire
+
+    def acquire(*args: Any, **kwargs: Any) -> Any:
+        held = real(*args, **kwargs)
+        taken.append(held)
+        return held
+    monkeypatch.setattr(lock, "acquire", acquire)
+    yield
+    for held in taken:
+        held.release()

@@ -17,15 +17,14 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
+from conftest import ROOT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runbook_lib.audit import manifest, seal
 from runbook_lib.audit.export import remote_references
 from runbook_lib.audit.secrets import SecretLeak, scan
-from runbook_lib.runfolder import RunFolder
-
-from conftest import ROOT
+from runbook_lib.run.folder import RunFolder
 
 SECRET = "Sup3r-s3cret/pa$$word=42"
 
@@ -190,3 +189,51 @@ def test_a_run_made_by_hand_in_jupyterlab_is_sealed_like_a_headless_one(lab: Any
     verified = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify", str(run)], capture_output=True,
                               text=True, env=env)
     assert verified.returncode == 0, verified.stdout
+
+
+def test_verify_reports_unsealed_runs_and_the_deletion_of_the_newest_or_an_open_run(runs: Path) -> None:
+    from runbook_lib.audit import ledger
+    a = _sealed(runs, "20260101T000000Z-aaaaaa")
+    b = _sealed(runs, "20260102T000000Z-bbbbbb")
+    assert manifest.verify_all(runs) == []
+    shutil.rmtree(b)                                      # the newest sealed run deleted: the chain alone is fine
+    assert manifest.verify_chain(runs) == []
+    assert [(f.run, f.kind) for f in manifest.verify_all(runs)] == [(b.name, "gone")]
+    _sealed(runs, "20260103T000000Z-cccccc")              # a new run does not hide the gap
+    assert any(f.kind == "chain" for f in manifest.verify_all(runs))
+    open_run = _fake_run(runs, "20260104T000000Z-dddddd")  # opened, never sealed
+    ledger.opened(open_run, "notebook")
+    assert (open_run.name, "unsealed") in [(f.run, f.kind) for f in manifest.verify_all(runs)]
+    shutil.rmtree(open_run)                               # ... and deleted
+    assert (open_run.name, "gone") in [(f.run, f.kind) for f in manifest.verify_all(runs)]
+    assert a.is_dir()
+
+
+def test_a_killed_runs_folder_is_sealed_as_interrupted_by_the_next_command(runs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    from runbook_lib.audit.manifest import OPEN_MARKER
+    run = _fake_run(runs, "20260101T000000Z-killed")
+    (run / "steps" / "01.json").write_text(json.dumps({"step": "01", "outcome": "running", "started": "t0",
+                                                       "parameters": {"mode": "lab"}, "findings": {}}))
+    # what `runbook run` leaves when it is killed: a marker whose holder is gone
+    (run / OPEN_MARKER).write_text(json.dumps({"pid": 999999, "host": "h", "run_id": run.name, "since": "t0"}))
+    env = dict(os.environ, RUNBOOK_RUNS_DIR=str(runs))
+    done = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "audit", "verify"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "sealed 20260101T000000Z-killed as interrupted" in done.stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["outcome"] == "interrupted" and record["steps"][0]["outcome"] == "interrupted"
+    assert record["failure"]["step"] == "01" and "ended without sealing" in record["failure"]["error"]
+    assert not (run / OPEN_MARKER).exists() and manifest.verify_run(run) == []
+
+
+def test_runs_sealed_at_the_same_time_get_distinct_ordered_sequences(runs: Path) -> None:
+    folders = [_fake_run(runs, f"2026010{i}T000000Z-para0{i}") for i in range(1, 7)]
+    code = ("import sys; from pathlib import Path; from runbook_lib.audit import seal; "
+            "seal(Path(sys.argv[1]), {'mode': 'lab'}, {'start_from': '01'}, [])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(f)], env=dict(os.environ)) for f in folders]
+    assert [p.wait(timeout=120) for p in procs] == [0] * len(procs)
+    sequences = sorted(int(json.loads((f / "manifest.json").read_text())["sequence"]) for f in folders)
+    assert sequences == list(range(1, len(folders) + 1))
+    assert manifest.verify_all(runs) == []

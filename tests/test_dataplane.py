@@ -11,12 +11,11 @@ from typing import Any
 
 import pymysql
 import pytest
+from conftest import create_available_deployment, deployment, instance, master_password, upgrade_green, wait_for
 
 from runbook_lib.lab import client
+from runbook_lib.lab.dataplane.mariadb_servers import Admin, MariaDBServer, ServerSpec, new_server
 from runbook_lib.lab.paths import LabPaths
-from runbook_lib.lab.servers import Admin, MariaDBServer, ServerSpec, new_server
-
-from conftest import create_available_deployment, deployment, instance, master_password, upgrade_green, wait_for
 
 
 def _connect(endpoint: dict[str, Any], password: str, timeout: float = 2.0) -> pymysql.connections.Connection:
@@ -131,7 +130,7 @@ def test_switchover_under_write_load_loses_nothing(rds: Any, lab_paths: LabPaths
 def test_stalled_replica_makes_switchover_fail_and_roll_back(rds: Any, lab_paths: LabPaths) -> None:
     bgd = create_available_deployment(rds)
     green_name = bgd["Target"].split(":")[-1]
-    client.set_switches(lab_paths, stall_green_sql_thread=True)
+    client.set_switches(lab_paths, stall_green_sql_thread=True, switchover_rollback_status="SWITCHOVER_FAILED")
     ident = bgd["BlueGreenDeploymentIdentifier"]
     rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=60)
     final = wait_for(lambda: deployment(rds, ident), lambda d: d["Status"] != "SWITCHOVER_IN_PROGRESS")
@@ -230,3 +229,21 @@ def test_upgrade_applies_the_new_parameter_group_and_delete_removes_the_server(r
     wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]],
              lambda names: names == ["database-1"])
     assert not (lab_paths.servers / dbi).exists()
+
+
+def test_endpoint_records_when_a_fault_really_started_and_ended(rds: Any, lab_paths: LabPaths) -> None:
+    """The truth a probe is checked against: the router's own record of each change of mode."""
+    from runbook_lib.lab.dataplane import endpoints
+    port = instance(rds, "database-1")["Endpoint"]["Port"]
+    asked = time.time()
+    answer = client.call(lab_paths, "fault", {"names": ["database-1"], "mode": "stall", "seconds": 0.4, "cut": True})
+    started = answer["applied"]["database-1"]
+    assert started["mode"] == "stall" and started["cut"] is True and started["port"] == port
+    assert asked <= started["at"] <= time.time()
+    time.sleep(0.7)
+    history = client.status(lab_paths)["endpoints"]["database-1"]["history"]
+    [span] = endpoints.outages(history, since=asked)
+    assert span["start"] == started["at"] and span["modes"] == ["stall"] and span["cut"]
+    assert 0.4 <= span["seconds"] < 0.5   # reopened by the router's own timer, recorded when it happened
+    with pytest.raises(Exception, match="unknown endpoint mode"):
+        client.call(lab_paths, "fault", {"names": ["database-1"], "mode": "sideways"})

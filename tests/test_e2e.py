@@ -10,27 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from browser import render
+from conftest import ROOT, lab_rds, runbook_cli
 
-from runbook_lib.lab import client
 from runbook_lib.lab.paths import LabPaths
 
-from browser import render
-from conftest import ROOT
-
 pytestmark = pytest.mark.e2e
-
-
-def _runbook(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=dict(os.environ), timeout=600)
-
-
-def _rds(paths: LabPaths) -> Any:
-    state = client.status(paths)
-    return boto3.client("rds", endpoint_url=state["endpoint_url"], region_name="us-east-1",
-                        aws_access_key_id="lab", aws_secret_access_key="lab")
 
 
 def _assert_clean_run(done: subprocess.CompletedProcess[str]) -> Path:
@@ -63,7 +49,7 @@ def _assert_end_state(rds: Any, run: Path) -> None:
 
 
 def _assert_audit_record(run: Path) -> None:
-    verified = _runbook("audit", "verify", str(run))
+    verified = runbook_cli("audit", "verify", str(run))
     assert verified.returncode == 0, verified.stdout
     record = json.loads((run / "run.json").read_text())
     assert record["outcome"] == "succeeded" and record["operator"]["ticket"] == "CHG-42"
@@ -80,12 +66,12 @@ def _assert_audit_record(run: Path) -> None:
 
 
 def test_full_headless_run_twice_then_a_bad_instance(lab_paths: LabPaths, tmp_path: Path) -> None:
-    first = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml", "--ticket", "CHG-42"))
-    _assert_end_state(_rds(lab_paths), first)
+    first = _assert_clean_run(runbook_cli("run", "--params", "parameters/lab.yaml", "--ticket", "CHG-42"))
+    _assert_end_state(lab_rds(lab_paths), first)
     _assert_audit_record(first)
-    second = _assert_clean_run(_runbook("run", "--params", "parameters/lab.yaml"))
+    second = _assert_clean_run(runbook_cli("run", "--params", "parameters/lab.yaml"))
     assert second != first
-    _assert_end_state(_rds(lab_paths), second)
+    _assert_end_state(lab_rds(lab_paths), second)
 
     bad = tmp_path / "missing.yaml"
     bad.write_text((ROOT / "parameters" / "lab.yaml").read_text().replace("source_db_instance: database-1",
@@ -93,11 +79,11 @@ def test_full_headless_run_twice_then_a_bad_instance(lab_paths: LabPaths, tmp_pa
     def shape(rds: Any) -> list[tuple[Any, ...]]:
         return [(i["DBInstanceIdentifier"], i["DBInstanceStatus"], i["EngineVersion"], i["DbiResourceId"])
                 for i in rds.describe_db_instances()["DBInstances"]]
-    before = shape(_rds(lab_paths))
-    done = _runbook("run", "--params", str(bad), "--keep-lab")
+    before = shape(lab_rds(lab_paths))
+    done = runbook_cli("run", "--params", str(bad), "--keep-lab")
     assert done.returncode == 1
     assert "step 01" in done.stderr and "no-such-db" in done.stderr
-    after = _rds(lab_paths)
+    after = lab_rds(lab_paths)
     assert shape(after) == before
     assert after.describe_blue_green_deployments()["BlueGreenDeployments"] == []
 
@@ -119,7 +105,7 @@ def test_notebooks_run_with_plain_papermill(lab: dict[str, Any], tmp_path: Path)
 def test_workshop_path_blocked_upgrade_fix_retry_success(lab_paths: LabPaths) -> None:
     """lab_seed_blocker: 01 reports the blocker and goes on, RDS cancels the upgrade in 03 (expected), 04 reads
     the log, fixes blue, upgrades again; the run ends like any other."""
-    done = _runbook("run", "--params", "parameters/lab-workshop.yaml")
+    done = runbook_cli("run", "--params", "parameters/lab-workshop.yaml")
     assert done.returncode == 0, done.stderr[-3000:]
     run = Path(done.stdout.strip().splitlines()[-1])
     steps = {n: json.loads((run / "steps" / f"{n}.json").read_text()) for n in ("01", "03", "04")}
@@ -129,4 +115,4 @@ def test_workshop_path_blocked_upgrade_fix_retry_success(lab_paths: LabPaths) ->
     assert steps["04"]["outcome"] == "succeeded"
     assert steps["04"]["findings"]["precheck_log"]["blocking"] == ["removedFunctionsCheck"]
     assert any("SHA2(" in c.get("sql", "") for c in steps["04"]["changes"])
-    _assert_end_state(_rds(lab_paths), run)
+    _assert_end_state(lab_rds(lab_paths), run)

@@ -9,7 +9,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
 from conftest import create_available_deployment, deployment, instance, upgrade_green, wait_for
 
 
@@ -125,9 +124,12 @@ def test_green_upgrade_is_validated_then_takes_time(rds: Any) -> None:
         assert instance(rds, green)["EngineVersion"] == "5.7.44"
     answer = rds.modify_db_instance(**base, EngineVersion="8.0.39", AllowMajorVersionUpgrade=True,
                                     DBParameterGroupName="pg-mysql-80", OptionGroupName="mysql80-option-group")
-    assert answer["DBInstance"]["DBInstanceStatus"] == "upgrading"
+    # RDS's order: the answer shows the version pending while the status is still available (docs/lab-rules.md)
+    assert answer["DBInstance"]["DBInstanceStatus"] == "available"
+    assert answer["DBInstance"]["PendingModifiedValues"] == {"EngineVersion": "8.0.39"}
     assert answer["DBInstance"]["EngineVersion"] == "5.7.44"
-    final = wait_for(lambda: instance(rds, green), lambda i: i["DBInstanceStatus"] == "available")
+    final = wait_for(lambda: instance(rds, green),
+                     lambda i: i["DBInstanceStatus"] == "available" and not i.get("PendingModifiedValues"))
     assert final["EngineVersion"] == "8.0.39"
     assert final["DBParameterGroups"][0]["DBParameterGroupName"] == "pg-mysql-80"
     assert final["OptionGroupMemberships"][0]["OptionGroupName"] == "mysql80-option-group"

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from runbook_lib.params import ParamsError, load, validate
-
-from conftest import ROOT
 
 
 @pytest.mark.parametrize("name", ["lab.yaml", "workshop.yaml", "production.example.yaml"])

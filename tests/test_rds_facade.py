@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from runbook_lib.errors import NotFound, RunbookError
-from runbook_lib.rds import RdsFacade
-
 from conftest import create_available_deployment, upgrade_green
+
+from runbook_lib.aws.rds import RdsFacade
+from runbook_lib.errors import NotFound, RunbookError
 
 
 def test_facade_reads_and_pages(rds: Any) -> None:

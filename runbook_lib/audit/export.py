@@ -16,11 +16,12 @@ _EMPTY_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"'][\"'][^>]*>\s*</script>", 
 
 
 def to_html(notebook: Path) -> Path:
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(template_name="lab")  # type: ignore[no-untyped-call]  # nbconvert ships no types
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
     exporter.widget_renderer_url = ""
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    node = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]  # nbformat ships no types
+    body, _ = exporter.from_notebook_node(node)
     body = _EMPTY_SCRIPT.sub("", _REMOTE.sub("", body))
     out = notebook.with_suffix(".html")
     out.write_text(body, encoding="utf-8")

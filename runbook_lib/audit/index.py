@@ -15,14 +15,15 @@ def runs(root: Path) -> list[dict[str, Any]]:
             data = json.loads(run_json.read_text())
         except ValueError:
             continue
-        downtime = next(iter(data.get("findings", {}).get("downtime", {}).values()), {})
-        loss = next(iter(data.get("findings", {}).get("zero_loss", {}).values()), {})
+        downtime: dict[str, Any] = next(iter(data.get("findings", {}).get("downtime", {}).values()), {})
+        loss: dict[str, Any] = next(iter(data.get("findings", {}).get("zero_loss", {}).values()), {})
         out.append({
             "run": data["run_id"], "started": data.get("started"), "operator": data["operator"].get("name")
             or data["operator"].get("os_user"), "ticket": data["operator"].get("ticket"),
             "target": data.get("parameters", {}).get("source_db_instance"), "mode": data.get("mode"),
             "outcome": data.get("outcome"),
             "write_downtime_s": downtime.get("write_unavailable_s"), "read_downtime_s": downtime.get("read_unavailable_s"),
+            "downtime_observed": downtime.get("observed") if downtime else None,
             "lost_writes": loss.get("missing"), "resumed_from": data.get("resumed_from"),
             "sealed": (run_json.parent / "manifest.json").exists(),
         })
@@ -38,7 +39,9 @@ def write_index(root: Path) -> Path:
         pages = sorted((root / row["run"]).glob("*.html"))
         links = " ".join(f'<a href="{html.escape(row["run"])}/{html.escape(p.name)}">{html.escape(p.stem[:2])}</a>'
                          for p in pages)
-        body.append("<tr>" + "".join(f"<td>{html.escape('' if row[c] is None else str(row[c]))}</td>" for c in cells)
+        shown = {c: ("not observed" if row["downtime_observed"] is False and c in ("write_downtime_s", "read_downtime_s",
+                                                                               "lost_writes") else row[c]) for c in cells}
+        body.append("<tr>" + "".join(f"<td>{html.escape('' if shown[c] is None else str(shown[c]))}</td>" for c in cells)
                     + f"<td>{links}</td></tr>")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>bluegreen-runbook runs</title>"
             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #ddd}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from . import keys
+from runbook_lib.audit import keys, ledger
 
 MANIFEST = "manifest.json"
 
@@ -21,7 +21,7 @@ MANIFEST = "manifest.json"
 @dataclass(frozen=True)
 class Finding:
     run: str
-    kind: str      # modified | missing | added | signature | untrusted-key | chain | unsealed
+    kind: str      # modified | missing | added | signature | untrusted-key | chain | unsealed | gone
     detail: str
 
     def __str__(self) -> str:
@@ -36,9 +36,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+OPEN_MARKER = ".open"  # held by the `runbook run` that fills a folder; removed when it is sealed
+
+
 def file_hashes(run_dir: Path) -> dict[str, str]:
     return {p.relative_to(run_dir).as_posix(): sha256_file(p)
-            for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+            for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name not in (MANIFEST, OPEN_MARKER)}
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
@@ -48,7 +51,8 @@ def _canonical(data: dict[str, Any]) -> bytes:
 
 def read(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((run_dir / MANIFEST).read_text())
+        data = json.loads((run_dir / MANIFEST).read_text())
+        return data if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
 
@@ -64,16 +68,28 @@ def sealed_runs(root: Path) -> list[tuple[int, Path, dict[str, Any]]]:
 
 
 def write(run_dir: Path, root: Path) -> dict[str, Any]:
-    """Hash, chain and sign the run folder's files."""
+    """Hash, chain and sign the run folder's files; the ledger's head follows (one seal at a time)."""
+    with ledger.locked():
+        data = _write_locked(run_dir, root)
+        ledger.sealed_head(root, {"run_id": data["run_id"], "sequence": data["sequence"],
+                                  "manifest_sha256": sha256_file(run_dir / MANIFEST), "sealed": data["sealed"]})
+    return data
+
+
+def _write_locked(run_dir: Path, root: Path) -> dict[str, Any]:
     key = keys.load_or_create()
     chain = [r for r in sealed_runs(root) if r[1].resolve() != run_dir.resolve()]
-    previous = None
+    previous: dict[str, Any] | None = None
     if chain:
         seq, prev_dir, _ = chain[-1]
         previous = {"run_id": prev_dir.name, "sequence": seq, "manifest_sha256": sha256_file(prev_dir / MANIFEST)}
+    head = ledger.entry(root)["head"]
+    if head and head["run_id"] != run_dir.name and int(head["sequence"]) >= int((previous or {}).get("sequence", 0)):
+        # Chain from the ledger's head even when its folder is gone: a deleted newest run stays a visible gap.
+        previous = {k: head[k] for k in ("run_id", "sequence", "manifest_sha256")}
     data: dict[str, Any] = {
         "format": "bluegreen-runbook manifest v1", "run_id": run_dir.name,
-        "sequence": (previous["sequence"] + 1) if previous else 1,
+        "sequence": (int(previous["sequence"]) + 1) if previous else 1,
         "sealed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "algorithm": "SHA-256; Ed25519 over the canonical JSON of this object without 'signature'",
         "files": file_hashes(run_dir), "previous": previous, "public_key": keys.public_b64(key),
@@ -131,8 +147,41 @@ def verify_chain(root: Path) -> list[Finding]:
     return findings
 
 
+def unsealed_runs(root: Path) -> list[Path]:
+    """Run folders (they have steps/) without a manifest."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and ((p / "steps").is_dir() or (p / OPEN_MARKER).exists())
+                  and not (p / MANIFEST).exists())
+
+
+def verify_ledger(root: Path) -> list[Finding]:
+    """What only the ledger outside runs/ can tell: the newest sealed run or an opened run was deleted."""
+    findings: list[Finding] = []
+    known = ledger.entry(root)
+    head = known["head"]
+    chain = sealed_runs(root)
+    if head:
+        newest = chain[-1] if chain else None
+        if newest is None or newest[0] < int(head["sequence"]):
+            findings.append(Finding(head["run_id"], "gone", f"the newest sealed run (sequence {head['sequence']}, "
+                                    f"sealed {head.get('sealed')}) is no longer in {root}"))
+        elif newest[0] == int(head["sequence"]) and (newest[1].name != head["run_id"]
+                                                     or sha256_file(newest[1] / MANIFEST) != head["manifest_sha256"]):
+            findings.append(Finding(newest[1].name, "chain", f"the ledger's head is {head['run_id']} with another "
+                                    "manifest: the newest run was replaced or its manifest rewritten"))
+    for run_id, info in sorted(known["open"].items()):
+        if not (root / run_id).is_dir():
+            findings.append(Finding(run_id, "gone", f"opened {info.get('opened')} ({info.get('kind')}) and never "
+                                    f"sealed, and its folder is no longer in {root}"))
+    return findings
+
+
 def verify_all(root: Path, trusted_public_key: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
     for _, run_dir, _ in sealed_runs(root):
         findings += verify_run(run_dir, trusted_public_key)
-    return findings + verify_chain(root)
+    for run_dir in unsealed_runs(root):
+        findings.append(Finding(run_dir.name, "unsealed", "no manifest.json: still open, or abandoned without "
+                                "'runbook audit seal' (its steps are not covered by any signature)"))
+    return findings + verify_chain(root) + verify_ledger(root)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ..errors import RunbookError
+from runbook_lib.errors import RunbookError
 
 
 def forms(secret: str) -> dict[str, bytes]:
@@ -42,6 +44,35 @@ def scan(run_dir: Path, secrets: list[str]) -> list[tuple[str, str]]:
 
 class SecretLeak(RunbookError):
     """A secret reached the run folder."""
+
+
+class SecretScanIncomplete(SecretLeak):
+    """A secret the run used could not be resolved again, so the scan could not look for it: the run fails rather
+    than pass a scan that checked nothing."""
+
+
+class SecretValues(list[str]):
+    """The secret values a run used, and for each source that could not be resolved, why (`unresolved`)."""
+
+    def __init__(self, values: list[str] | None = None, unresolved: list[str] | None = None) -> None:
+        super().__init__(v for v in values or [] if v)
+        self.unresolved = list(unresolved or [])
+
+
+def resolve_run_secrets(params: Any, secrets_client: Any | None = None, lab: Any | None = None) -> SecretValues:
+    """Every secret value a run with these parameters used (today: the database password, from the environment,
+    Secrets Manager or the lab), resolved the way the steps resolved it. A source named but not resolvable is
+    listed in `unresolved`: a scan that does not know the value cannot say it is absent."""
+    from runbook_lib.aws.clients import secrets_manager
+    from runbook_lib.aws.credentials import resolve_password
+    try:
+        if params.db_password_secret_id and secrets_client is None and not os.environ.get(params.db_password_env):
+            secrets_client = secrets_manager(params)
+        return SecretValues([resolve_password(params, secrets_client, lab)])
+    except Exception as exc:  # noqa: BLE001 - reported as an incomplete scan, never swallowed
+        source = (f"Secrets Manager secret {params.db_password_secret_id}" if params.db_password_secret_id
+                  else f"environment variable {params.db_password_env}")
+        return SecretValues([], [f"the database password ({source}): {type(exc).__name__}: {str(exc)[:200]}"])
 
 
 def assert_clean(run_dir: Path, secrets: list[str]) -> None:

@@ -14,18 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import moto.iam.urls
-import moto.rds.urls
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from .control import DEFAULT_TIME_SCALE, Lab
-from .dataplane import Credentials
-from .paths import LabPaths
-from .iam_api import LabIamResponse
-from .rds_api import LabRDSResponse
-from .servers import Admin
+from runbook_lib.lab import moto_internals
+from runbook_lib.lab.api.iam import LabIamResponse
+from runbook_lib.lab.api.rds import LabRDSResponse
+from runbook_lib.lab.control import instances
+from runbook_lib.lab.control.core import DEFAULT_TIME_SCALE, Lab
+from runbook_lib.lab.dataplane.mariadb_servers import Admin
+from runbook_lib.lab.dataplane.mysql import Credentials
+from runbook_lib.lab.paths import LabPaths
 
 SEED_INSTANCE = "database-1"
 SEED_VERSION = "5.7.44"
@@ -46,19 +45,24 @@ def load_credentials(paths: LabPaths) -> Credentials:
     return Credentials(master["master_user"], master["master_password"], Admin("root", internal["admin_password"]))
 
 
-def seed(lab: Lab, with_blocker: bool) -> None:
-    """The lab's starting point: one MySQL 5.7.44 instance with automated backups and the groups."""
+def seed(lab: Lab, with_blocker: bool, require_secure_transport: bool = False, target_groups: bool = True) -> None:
+    """The lab's starting point: one MySQL 5.7.44 instance with automated backups and its 5.7 groups, and -- unless
+    `target_groups` is False (`runbook lab up --without-target-groups`: a DBA has yet to make them, which
+    `runbook groups` or step 01 then does) -- the 8.0 groups step 03 names. With `require_secure_transport`, the
+    groups set it, as an RDS user enforces TLS (a DB parameter group parameter)."""
     b = lab.backend
+    settings = [{"ParameterName": "binlog_format", "ParameterValue": "ROW", "ApplyMethod": "immediate"}]
+    if require_secure_transport:
+        settings.append({"ParameterName": "require_secure_transport", "ParameterValue": "1",
+                         "ApplyMethod": "immediate"})
+    groups = [("pg-mysql-57", "mysql5.7", "5.7")] + ([("pg-mysql-80", "mysql8.0", "8.0")] if target_groups else [])
     with lab.lock:
-        b.create_db_parameter_group({"db_parameter_group_name": "pg-mysql-57", "db_parameter_group_family": "mysql5.7",
-                                     "description": "MySQL 5.7 (lab)"})
-        b.modify_db_parameter_group("pg-mysql-57", [{"ParameterName": "binlog_format", "ParameterValue": "ROW",
-                                                     "ApplyMethod": "immediate"}])
-        b.create_db_parameter_group({"db_parameter_group_name": "pg-mysql-80", "db_parameter_group_family": "mysql8.0",
-                                     "description": "MySQL 8.0 (lab)"})
-        b.modify_db_parameter_group("pg-mysql-80", [{"ParameterName": "binlog_format", "ParameterValue": "ROW",
-                                                     "ApplyMethod": "immediate"}])
-        for name, major in (("mysql57-option-group", "5.7"), ("mysql80-option-group", "8.0")):
+        for group, family, major in groups:
+            b.create_db_parameter_group({"db_parameter_group_name": group, "db_parameter_group_family": family,
+                                         "description": f"MySQL {major} (lab)"})
+            b.modify_db_parameter_group(group, [dict(s) for s in settings])
+        option_groups = [("mysql57-option-group", "5.7")] + ([("mysql80-option-group", "8.0")] if target_groups else [])
+        for name, major in option_groups:
             b.create_option_group({"option_group_name": name, "engine_name": "mysql",
                                    "major_engine_version": major, "option_group_description": f"MySQL {major} (lab)"})
         inst = b.create_db_instance({
@@ -67,7 +71,7 @@ def seed(lab: Lab, with_blocker: bool) -> None:
             "master_user_password": "(lab)", "backup_retention_period": 7,
             "db_parameter_group_name": "pg-mysql-57", "option_group_name": "mysql57-option-group",
             "storage_type": "gp3", "tags": [{"Key": "environment", "Value": "lab"}]})
-    lab.create_instance(inst, seed=True, seed_blocker=with_blocker)
+    instances.create(lab, inst, seed=True, seed_blocker=with_blocker)
     deadline = time.monotonic() + 120
     while inst.status != "available":
         if lab.failures:
@@ -81,10 +85,11 @@ class LabApp:
     """WSGI: /_lab/* is the admin API; everything else is RDS (and other AWS services) via moto,
     one request at a time under the lab's lock."""
 
-    def __init__(self, lab: Lab, stop: threading.Event) -> None:
+    def __init__(self, lab: Lab, stop: threading.Event, moto: Any, require_secure_transport: bool = False) -> None:
         self.lab = lab
+        self.require_secure_transport = require_secure_transport
         self.stop = stop
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = moto
         self.endpoint_url = ""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -107,6 +112,7 @@ class LabApp:
                 for i in self.lab.backend.databases.values()}
         return {"running": True, "endpoint_url": self.endpoint_url, "region": self.lab.region, "pid": os.getpid(),
                 "ca_bundle": str(self.lab.data.tls["ca"]) if self.lab.data.tls else None,
+                "require_secure_transport": self.require_secure_transport,
                 "lab_dir": str(self.lab.paths.root), "time_scale": self.lab.time_scale, "instances": instances,
                 "endpoints": self.lab.data.router.snapshot(), "faults": vars(self.lab.faults),
                 "failures": self.lab.failures[-5:]}
@@ -119,12 +125,17 @@ class LabApp:
                 return _json(self.status())
             if path == "fault" and request.method == "POST":
                 names = body["names"] if isinstance(body.get("names"), list) else [body["name"]]
-                self.lab.data.router.set_mode(names, body.get("mode", "refuse"), body.get("seconds"),
-                                              bool(body.get("cut", False)))
-                return _json({"ok": True})
+                applied = self.lab.data.router.set_mode(names, body.get("mode", "refuse"), body.get("seconds"),
+                                                        bool(body.get("cut", False)))
+                return _json({"ok": True, "applied": applied})  # per name: when the endpoint really changed
             if path == "switches" and request.method == "POST":
                 self.lab.faults.update(body)
                 return _json({"ok": True, "faults": vars(self.lab.faults)})
+            if path == "reset" and request.method == "POST":
+                self.lab.clear()
+                seed(self.lab, bool(body.get("seed_blocker", False)), self.require_secure_transport,
+                     not body.get("without_target_groups", False))
+                return _json(self.status())
             if path == "checksums":
                 return _json(self.lab.run_sync(self.lab.checksums))
             if path == "iam-policy" and request.method == "POST":
@@ -148,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lab-dir", required=True)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--seed-blocker", action="store_true")
+    ap.add_argument("--require-secure-transport", action="store_true",
+                    help="the servers refuse plain connections (require_secure_transport=1 in the lab's groups)")
+    ap.add_argument("--without-target-groups", action="store_true")
     ap.add_argument("--time-scale", type=float, default=float(os.environ.get("RUNBOOK_LAB_TIME_SCALE",
                                                                              DEFAULT_TIME_SCALE)))
     args = ap.parse_args(argv)
@@ -159,20 +173,21 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
 
     lab = Lab(paths, load_credentials(paths), region=args.region, time_scale=args.time_scale)
-    moto.rds.urls.url_paths = {"{0}/$": LabRDSResponse.bind(lab).dispatch}
-    moto.iam.urls.url_paths = {"{0}/$": LabIamResponse.bind(paths).dispatch}
-    app = LabApp(lab, stop)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    app = LabApp(lab, stop, moto_internals.moto_app(LabRDSResponse.bind(lab).dispatch,
+                                                    LabIamResponse.bind(paths).dispatch, lab.region),
+                 args.require_secure_transport)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=moto_internals.MotoRequestHandler)
     app.endpoint_url = f"http://127.0.0.1:{server.server_port}"
     serving = threading.Thread(target=server.serve_forever, name="lab-http", daemon=True)
     serving.start()
     try:
         lab.run_sync(lab.data.prepare)
-        from . import prechecks
+        from runbook_lib.lab import upgrade_precheck as prechecks
         lab.precheck = prechecks.lab_precheck(lab.creds)
-        seed(lab, args.seed_blocker)
+        seed(lab, args.seed_blocker, args.require_secure_transport, not args.without_target_groups)
         paths.write_private(paths.status_file, {k: v for k, v in app.status().items()
-                                                if k in ("running", "endpoint_url", "region", "pid", "lab_dir", "ca_bundle")})
+                                                if k in ("running", "endpoint_url", "region", "pid", "lab_dir", "ca_bundle",
+                                                         "time_scale", "require_secure_transport")})
         print(f"lab ready at {app.endpoint_url}", flush=True)
         while not stop.wait(0.5):
             pass

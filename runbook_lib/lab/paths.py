@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.host import write_private_json
+
 
 def default_lab_dir() -> Path:
     """RUNBOOK_LAB_DIR, else the user's state directory."""
@@ -64,21 +66,18 @@ class LabPaths:
 
     def read_status(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.status_file.read_text())
+            data = json.loads(self.status_file.read_text())
+            return data if isinstance(data, dict) else None
         except (OSError, ValueError):
             return None
 
     def read_credentials(self) -> dict[str, str] | None:
         try:
-            return json.loads(self.credentials_file.read_text())
+            data = json.loads(self.credentials_file.read_text())
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
         except (OSError, ValueError):
             return None
 
     def write_private(self, path: Path, data: dict[str, Any]) -> None:
         """Write JSON readable by the owner only (0600 from the first byte)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
+        write_private_json(path, data)

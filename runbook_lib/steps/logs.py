@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import db, display
-from ..errors import RunbookError
-from ..precheck import parse_log, render_text, run_prechecks
-from ..precheck.explain import explain
-from ..step import Step
-from .deployment import current, current_or_planned
+from runbook_lib.engines.mysql import connection as db
+from runbook_lib.engines.mysql.upgrade_checks import parse_log, render_text, run_prechecks
+from runbook_lib.engines.mysql.upgrade_checks.explain import explain
+from runbook_lib.errors import RunbookError
+from runbook_lib.run.context import Step
+from runbook_lib.steps.sides import current, current_or_planned
+from runbook_lib.ui import display
 
 PRECHECK_LOG = "PrePatchCompatibility.log"
 
@@ -21,7 +22,11 @@ def read_precheck_log(step: Step) -> dict[str, Any]:
     if sides is None:
         display.note("Dry run: the deployment does not exist, so there is no log to read yet.")
         return {"instance": None, "text": None, "report": None}
-    instance = (sides.green or sides.blue or {}).get("DBInstanceIdentifier")
+    side = sides.green or sides.blue
+    if side is None and sides.deployment["Status"] != "SWITCHOVER_COMPLETED":
+        raise RunbookError(f"Deployment {step.params.deployment_name} has neither a green nor a blue instance to read "
+                           "logs from.")
+    instance = str(side["DBInstanceIdentifier"]) if side else step.params.source_db_instance
     if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
         instance = step.params.source_db_instance  # green now carries the original name
     files = step.rds.log_files(instance)
@@ -54,7 +59,7 @@ def read_precheck_log(step: Step) -> dict[str, Any]:
 def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> dict[str, Any]:
     """If the upgrade was cancelled: apply the fixes the log calls for on blue (lab mode; in AWS mode print
     them and stop), wait until green has them, and upgrade green again."""
-    from .upgrade import upgrade_green
+    from runbook_lib.steps.upgrade import upgrade_green
     p = step.params
     report = log.get("report")
     if report is None:
@@ -68,7 +73,7 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
         raise RunbookError(f"Green is still on {sides.green['EngineVersion']} but {PRECHECK_LOG} reports no error. "
                            "Look at the instance's events and re-run step 03.")
     blue = sides.blue or step.rds.instance(p.source_db_instance)
-    with db.connect(blue["Endpoint"], p.db_user, step.password()) as conn:
+    with db.connect(blue["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
         plan = [pr for pr in explain(report, conn)["problems"] if pr["level"] == "Error"]
     statements = [pr["sql"] for pr in plan if pr["sql"] and not pr["sql"].lstrip().startswith("--")]
     display.table([{"check": pr["check"], "object": pr["dbObject"], "fix": pr["sql"] or pr["advice"]} for pr in plan],
@@ -82,7 +87,7 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
     if p.dry_run:
         display.note(f"Dry run: would run {len(statements)} statement(s) on blue and upgrade green again.")
         return {"outcome": "dry-run", "statements": statements}
-    with db.connect(blue["Endpoint"], p.db_user, step.password()) as conn, conn.cursor() as cur:
+    with db.connect(blue["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn, conn.cursor() as cur:
         for sql in statements:
             cur.execute(sql)
             step.changed("applied precheck fix on blue", instance=blue["DBInstanceIdentifier"], sql=sql)
@@ -90,7 +95,7 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
     blocking = {pr["check"] for pr in plan}
     deadline = time.monotonic() + timeout_s
     while True:  # the fixes reach green by replication; check green itself before asking RDS again
-        with db.connect(green["Endpoint"], p.db_user, step.password()) as conn:
+        with db.connect(green["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
             again = run_prechecks(conn, p.target_engine_version)
         left = [c.id for c, pr in again.problems() if pr.level == "Error" and c.id in blocking]
         if not left:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from .. import db, display, preflight
-from ..errors import RunbookError
-from ..precheck import add_parameter_group_checks, run_prechecks
-from ..step import Step
+from runbook_lib.checks import iam_permissions, source_readiness
+from runbook_lib.engines.mysql import connection as db
+from runbook_lib.engines.mysql import parameter_groups
+from runbook_lib.engines.mysql.upgrade_checks import add_parameter_group_checks, run_prechecks
+from runbook_lib.errors import RunbookError
+from runbook_lib.run.context import Step
+from runbook_lib.ui import display
 
 
 def check(step: Step) -> dict[str, Any]:
@@ -16,10 +20,11 @@ def check(step: Step) -> dict[str, Any]:
     blue = step.rds.instance(p.source_db_instance)
     step.identifiers.update(source_arn=blue["DBInstanceArn"], source_dbi_resource_id=blue["DbiResourceId"],
                             source_engine_version=blue["EngineVersion"])
-    preflight.source_checks(step, blue)
-    preflight.target_checks(step, blue)
-    preflight.iam_permissions(step)
-    report = _precheck(step, blue)
+    source_readiness.source_checks(step, blue)
+    groups = parameter_groups.offer(step)   # the 8.0 groups from blue's, when green's do not exist yet
+    source_readiness.target_checks(step, blue, green_groups_ready=groups["ready"])
+    iam_permissions.iam_permissions(step)
+    report = _precheck(step, blue, groups)
     display.table(step.checks, ["id", "result", "evidence", "remediation"], title="Prerequisites")
     hard = [c for c in step.checks if c["result"] == "fail"]
     if hard:
@@ -28,15 +33,18 @@ def check(step: Step) -> dict[str, Any]:
     return {"instance": blue, "precheck": report}
 
 
-def _precheck(step: Step, blue: dict[str, Any]) -> dict[str, Any] | None:
+def _precheck(step: Step, blue: Mapping[str, Any], groups: Mapping[str, Any]) -> dict[str, Any] | None:
     """The 5.7 -> 8.0 upgrade checks, run against blue before anything is created."""
     p = step.params
     if p.target_engine_version.split(".")[:2] == blue["EngineVersion"].split(".")[:2]:
         step.check("upgradePrecheck", "skip", "not a major version upgrade")
         return None
-    with db.connect(blue["Endpoint"], p.db_user, step.password()) as conn:
+    with db.connect(blue["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
         checked = run_prechecks(conn, p.target_engine_version, f"{blue['Endpoint']['Address']}:{blue['Endpoint']['Port']}")
-    add_parameter_group_checks(checked, step.rds.parameters(p.green_parameter_group), p.green_parameter_group)
+    planned = groups.get("green_parameters") if not groups["ready"] else None
+    group = dict(planned) if planned is not None else {
+        name: dict(value) for name, value in step.rds.parameters(p.green_parameter_group).items()}
+    add_parameter_group_checks(checked, group, p.green_parameter_group)
     report = checked.to_json()
     errors = [(c["id"], pr) for c in report["checksPerformed"] for pr in c["detectedProblems"]
               if pr["level"] == "Error"]

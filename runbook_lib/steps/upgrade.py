@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import display
-from ..errors import RunbookError
-from ..step import Step
-from ..waiting import wait_until
-from .deployment import current_or_planned, planned_green
+from runbook_lib.aws.types import DBInstance
+from runbook_lib.aws.waiting import wait_until
+from runbook_lib.errors import RunbookError
+from runbook_lib.run.context import Step
+from runbook_lib.steps.sides import current_or_planned, planned_green
+from runbook_lib.ui import display
 
 
-def _done(green: dict[str, Any], version: str, group: str, option_group: str | None) -> bool:
+def _done(green: Mapping[str, Any], version: str, group: str, option_group: str | None) -> bool:
     groups = [g["DBParameterGroupName"] for g in green.get("DBParameterGroups", [])]
     options = [o["OptionGroupName"] for o in green.get("OptionGroupMemberships", [])]
     return (green["EngineVersion"] == version and group in groups
@@ -39,10 +41,10 @@ def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200
     if green is None:
         raise RunbookError("The deployment has no green instance yet; wait for step 02 to finish.")
     name = green["DBInstanceIdentifier"]
-    if _done(green, p.target_engine_version, p.green_parameter_group, p.green_option_group):
+    if upgrade_state(green, p.target_engine_version, p.green_parameter_group, p.green_option_group) == "upgraded":
         display.note(f"{name} already runs {p.target_engine_version} with {p.green_parameter_group}: nothing to do.")
         return {"outcome": "already-upgraded", "green": green}
-    if green["DBInstanceStatus"] == "available":
+    if green["DBInstanceStatus"] == "available" and pending_version(green) is None:
         changes: dict[str, Any] = {"EngineVersion": p.target_engine_version, "AllowMajorVersionUpgrade": True,
                                    "DBParameterGroupName": p.green_parameter_group, "ApplyImmediately": True}
         if p.green_option_group:
@@ -54,30 +56,67 @@ def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200
         step.changed("requested green upgrade", instance=name, **changes)
     else:
         started = datetime.now(timezone.utc)
-        display.note(f"{name} is {green['DBInstanceStatus']}: an upgrade is already under way, waiting for it.")
+        display.note(f"{name} is {green['DBInstanceStatus']} (engine version pending: {pending_version(green)}): an "
+                     "upgrade is already under way, waiting for it.")
 
-    seen: dict[str, bool] = {"busy": green["DBInstanceStatus"] != "available"}
+    target = p.target_engine_version
+    # Busy as RDS shows it: a status other than available, or the engine version still pending. The modify call's
+    # own answer already shows PendingModifiedValues.EngineVersion, before any status changes.
+    seen = {"busy": green["DBInstanceStatus"] != "available" or pending_version(green) is not None}
 
-    def settled(inst: dict[str, Any]) -> bool:
-        if inst["DBInstanceStatus"] != "available":
+    def settled(inst: DBInstance) -> bool:
+        state = upgrade_state(inst, target, p.green_parameter_group, p.green_option_group)
+        if state == "in-progress":
             seen["busy"] = True
             return False
-        if seen["busy"] or _done(inst, p.target_engine_version, p.green_parameter_group, p.green_option_group):
+        if state == "upgraded" or seen["busy"]:
             return True
-        # Fast enough to never be seen busy: RDS's event says whether the upgrade ran or was refused.
-        return any("upgrade" in e["Message"].lower() for e in step.rds.events("db-instance", name, started))
+        # Settled on the old version without ever being seen busy: only RDS's refusal, as evidence, ends the wait.
+        return bool(cancel_events(step.rds.events("db-instance", name, started)))
 
     final = wait_until(lambda: step.rds.instance(name, "green instance"), settled, what=f"upgrade of {name}",
-                       state_of=lambda i: f"{i['DBInstanceStatus']} {i['EngineVersion']}", timeout_s=timeout_s)
+                       state_of=lambda i: f"{i['DBInstanceStatus']} {i['EngineVersion']}"
+                                          f"{' (pending ' + str(pending_version(i)) + ')' if pending_version(i) else ''}",
+                       timeout_s=timeout_s)
     events = step.rds.events("db-instance", name, start_time=started)
     display.events(events, f"Events of {name}")
-    if _done(final, p.target_engine_version, p.green_parameter_group, p.green_option_group):
+    state = upgrade_state(final, target, p.green_parameter_group, p.green_option_group)
+    evidence = {"status": final["DBInstanceStatus"], "engine_version": final["EngineVersion"],
+                "pending_engine_version": pending_version(final), "seen_in_progress": seen["busy"],
+                "events": [e["Message"] for e in events]}
+    step.findings["upgrade_state"] = evidence
+    if state == "upgraded":
         step.findings["green_version"] = final["EngineVersion"]
         return {"outcome": "upgraded", "green": final}
     step.findings["upgrade_cancelled"] = [e["Message"] for e in events]
-    display.note(f"RDS cancelled the upgrade of {name}: it is still on {final['EngineVersion']}. The reason is in "
-                 "PrePatchCompatibility.log — step 04 reads it.", "warning")
+    display.note(f"RDS cancelled the upgrade of {name}: it is available again, still on {final['EngineVersion']}, "
+                 "with no engine version pending. The reason is in PrePatchCompatibility.log — step 04 reads it.",
+                 "warning")
     return {"outcome": "cancelled", "green": final}
+
+
+def pending_version(inst: Mapping[str, Any]) -> str | None:
+    """The engine version RDS has yet to apply (PendingModifiedValues), if any."""
+    value = (inst.get("PendingModifiedValues") or {}).get("EngineVersion")
+    return str(value) if value else None
+
+
+def upgrade_state(inst: Mapping[str, Any], version: str, group: str, option_group: str | None) -> str:
+    """From the instance's own state only: 'upgraded' (target version and groups, available, nothing pending),
+    'in-progress' (not available, or an engine version still pending), else 'not-upgraded'. Events never decide:
+    RDS writes them before the status moves."""
+    available = inst["DBInstanceStatus"] == "available"
+    if available and pending_version(inst) is None and _done(inst, version, group, option_group):
+        return "upgraded"
+    if not available or pending_version(inst) is not None:
+        return "in-progress"
+    return "not-upgraded"
+
+
+def cancel_events(events: list[Any]) -> list[str]:
+    """RDS's messages that it refused or rolled back the upgrade (evidence, read after the state settled)."""
+    words = ("cannot be upgraded", "preupgrade checks failed", "upgrade failed", "rolled back")
+    return [e["Message"] for e in events if any(w in e["Message"].lower() for w in words)]
 
 
 def conclude(step: Step, result: dict[str, Any]) -> None:

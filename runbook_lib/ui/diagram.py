@@ -1,0 +1,68 @@
+"""Topology diagrams from live describe calls: which instances exist, on which version and groups,
+which way replication flows, and which name each endpoint serves."""
+
+from __future__ import annotations
+
+import graphviz
+
+from runbook_lib.aws.rds import RdsFacade
+from runbook_lib.aws.types import DBInstance
+from runbook_lib.ui import display
+
+_COLOURS = {"blue": "#cfe2ff", "green": "#d1e7dd", "old": "#e2e3e5"}
+
+
+def related_instances(rds: RdsFacade, source: str) -> list[DBInstance]:
+    """The source instance, its green twin and its old (-oldN) copies."""
+    return [i for i in rds.instances()
+            if i["DBInstanceIdentifier"] == source or i["DBInstanceIdentifier"].startswith(source + "-")]
+
+
+def _role(instance: DBInstance, source: str) -> str:
+    name = instance["DBInstanceIdentifier"]
+    if name == source:
+        return "blue"
+    if "-green-" in name:
+        return "green"
+    return "old"
+
+
+def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
+    instances = related_instances(rds, source)
+    deployment = rds.find_deployment(deployment_name) if deployment_name else None
+    g = graphviz.Digraph("topology", graph_attr={"rankdir": "LR", "label": title, "labelloc": "t",
+                                                 "fontname": "Helvetica", "fontsize": "16"},
+                         node_attr={"fontname": "Helvetica", "fontsize": "11"})
+    g.node("clients", "Applications", shape="box3d")
+    by_name = {i["DBInstanceIdentifier"]: i for i in instances}
+    for inst in instances:
+        name = inst["DBInstanceIdentifier"]
+        role = _role(inst, source)
+        groups = ", ".join(p["DBParameterGroupName"] for p in inst.get("DBParameterGroups", []))
+        options = ", ".join(o["OptionGroupName"] for o in inst.get("OptionGroupMemberships", []))
+        label = (f"{name}\\nMySQL {inst['EngineVersion']} · {inst['DBInstanceStatus']}\\n"
+                 f"params: {groups}\\noptions: {options}\\n{inst.get('DbiResourceId', '')}")
+        g.node(name, label, shape="cylinder", style="filled", fillcolor=_COLOURS[role])
+        endpoint = inst.get("Endpoint") or {}
+        ep = f"endpoint_{name}"
+        g.node(ep, f"endpoint {name}\\n{endpoint.get('Address', '?')}:{endpoint.get('Port', '?')}",
+               shape="note", fontsize="10")
+        g.edge(ep, name, style="dashed", arrowhead="none")
+        if role != "old":
+            g.edge("clients", ep, label="writes" if role == "blue" else "reads", style="solid" if role == "blue" else "dotted")
+        src = inst.get("ReadReplicaSourceDBInstanceIdentifier")
+        if src and src in by_name:
+            g.edge(src, name, label="binlog replication", color="#0d6efd", penwidth="2")
+    if deployment:
+        g.node("bgd", f"blue/green deployment {deployment['BlueGreenDeploymentName']}\\n{deployment['Status']}",
+               shape="component")
+    return g
+
+
+def show(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
+    graph = topology(rds, source, deployment_name, title)
+    if display.in_notebook():
+        display.show(display.ipython_display().SVG(graph.pipe(format="svg")))
+    else:
+        print(graph.source)
+    return graph
