@@ -290,6 +290,31 @@ def test_offer_in_jupyterlab_waits_for_the_click_then_creates(bare: Any) -> None
     assert bare.describe_db_parameter_groups(DBParameterGroupName="pg-mysql-80")["DBParameterGroups"]
 
 
+def test_notebook_01_shows_the_plan_and_its_checks_cell_waits_for_the_click(bare: Any, lab_paths: LabPaths) -> None:
+    """Notebook 01's groups cell, then its checks cell, as JupyterLab runs them: the checks stop (no change made)
+    until both confirm buttons were clicked, then create the groups and check them."""
+    from runbook_lib.steps import prerequisites
+    _workshop_groups(bare)
+    before = client.state_digest(lab_paths)
+    step = _step(interactive=True)
+    shown = prerequisites.green_groups(step)
+    assert shown["status"] == "waiting-for-click" and len(shown["buttons"]) == 2
+    assert "rename" in shown["text"] and "tx_isolation" in shown["text"]
+    with pytest.raises(rb.GateClosed, match="Click the confirm button"):
+        prerequisites.check(step)
+    assert client.state_digest(lab_paths) == before and step.rds.recorded_calls() == []
+    shown["buttons"][0].click()
+    with pytest.raises(rb.GateClosed):   # one of two groups confirmed is not enough
+        prerequisites.check(step)
+    shown["buttons"][1].click()
+    try:
+        prerequisites.check(step)
+    except rb.RunbookError as failed:   # other prerequisites may fail on this bare source; the groups must not
+        assert "greenGroups" not in str(failed)
+    assert _check(step, "greenGroups")["result"] == "pass"
+    assert bare.describe_db_parameter_groups(DBParameterGroupName="pg-mysql-80")["DBParameterGroups"]
+
+
 # -- the lab's rules for groups ---------------------------------------------------------------------------------
 def test_lab_refuses_what_rds_refuses_for_groups(bare: Any) -> None:
     bare.create_db_parameter_group(DBParameterGroupName="pg-x-80", DBParameterGroupFamily="mysql8.0", Description="x")

@@ -12,6 +12,20 @@ from runbook_lib.engines.mysql.upgrade_checks import add_parameter_group_checks,
 from runbook_lib.errors import RunbookError
 from runbook_lib.run.context import Step
 from runbook_lib.ui import display
+from runbook_lib.ui.widgets import confirm
+
+
+def green_groups(step: Step) -> dict[str, Any]:
+    """Green's 8.0 groups before the checks: when they do not exist yet, the plan made from blue's groups is shown
+    and, in JupyterLab, one confirm button per group (the checks cell creates them after the click). Nothing is
+    created here unless the parameter file says create_green_groups: true."""
+    result = parameter_groups.offer(step)
+    if result["status"] != "not-needed":
+        display.preformatted(result["text"], title="Green's 8.0 groups, planned from blue's")
+    if result["status"] == "waiting-for-click":
+        display.note(f"Click to create {', '.join(result['targets'])} from this plan, then run the next cell.")
+        result["buttons"] = confirm(step, parameter_groups.GATE, result["targets"])
+    return result
 
 
 def check(step: Step) -> dict[str, Any]:
@@ -21,7 +35,8 @@ def check(step: Step) -> dict[str, Any]:
     step.identifiers.update(source_arn=blue["DBInstanceArn"], source_dbi_resource_id=blue["DbiResourceId"],
                             source_engine_version=blue["EngineVersion"])
     source_readiness.source_checks(step, blue)
-    groups = parameter_groups.offer(step)   # the 8.0 groups from blue's, when green's do not exist yet
+    # the 8.0 groups from blue's, when green's do not exist yet; in JupyterLab the cell stops until the click
+    groups = parameter_groups.offer_confirmed(step) if p.interactive else parameter_groups.offer(step)
     source_readiness.target_checks(step, blue, green_groups_ready=groups["ready"])
     iam_permissions.iam_permissions(step)
     report = _precheck(step, blue, groups)
