@@ -178,7 +178,8 @@ def _deployment_lock(params: RunbookParams) -> lock.RunLock | None:
     if params.dry_run:
         return None
     path = lock.lock_dir(params.mode) / lock.lock_name(params.region, params.profile, params.deployment_name)
-    run_id = params.run_id or _current_run_id()
+    # the run this kernel belongs to: the one named, else the folder given, else the open one (CURRENT)
+    run_id = params.run_id or (Path(params.run_dir).resolve().name if params.run_dir else _current_run_id())
     if lock.check_covered(path, params.deployment_name, run_id) is not None:
         return None
     return lock.acquire(path, params.deployment_name, run_id, kind="notebook kernel")
