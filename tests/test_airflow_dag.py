@@ -45,8 +45,12 @@ def _airflow(env: dict[str, str], *args: str, timeout: float = 600) -> subproces
 
 
 @pytest.mark.timeout(1200)
-def test_the_dag_runs_one_lab_database_end_to_end_and_its_record_verifies(lab_paths: Any, tmp_path: Path) -> None:
+def test_the_dag_runs_one_lab_database_end_to_end_and_its_record_verifies(lab_paths: Any, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from runbook_lib.run.folder import runs_root
+    # this test's own runs folder: steps other tests ran in-process leave unsealed runs of the same deployment in the
+    # worker's, and the DAG (rightly) refuses to start beside an open run
+    monkeypatch.setenv("RUNBOOK_RUNS_DIR", str(tmp_path / "runs"))
     env = _airflow_env(tmp_path / "airflow")
     migrated = _airflow(env, "db", "migrate")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
