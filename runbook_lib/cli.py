@@ -7,8 +7,7 @@ import json
 import sys
 from typing import Any
 
-from runbook_lib.errors import RunbookError
-from runbook_lib.params import ParamsError
+from runbook_lib.errors import ParamsError, RunbookError
 from runbook_lib.run.lock import Locked
 
 

@@ -57,3 +57,15 @@ def explain_client_error(exc: Exception, doing: str) -> RunbookError:
     if advice:
         text += " " + advice
     return cls(text)
+
+
+class ParamsError(RunbookError):
+    """One or more parameters are wrong; the message has one line per key."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None) -> None:
+        self.problems = problems
+        where = f" in {source}" if source else ""
+        lines = [f"Parameter problem{'s' if len(problems) > 1 else ''}{where} "
+                 "(nothing was changed anywhere):"]
+        lines += [f"  - {key}: {msg}" for key, msg in problems]
+        super().__init__("\n".join(lines))

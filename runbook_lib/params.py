@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runbook_lib.errors import ParamsError as ParamsError  # (defined there so the CLI need not load pydantic)
 from runbook_lib.errors import RunbookError
 
 # RDS naming rules (CreateDBInstance, CreateBlueGreenDeployment, CreateDBParameterGroup …).
@@ -233,18 +234,6 @@ def ca_bundle_problem(path_text: str) -> str | None:
         return (f"is not a PEM certificate bundle (no BEGIN CERTIFICATE line): {path}. For RDS download the bundle "
                 f"from {RDS_CA_BUNDLE_URL}")
     return None
-
-
-class ParamsError(RunbookError):
-    """One or more parameters are wrong; the message has one line per key."""
-
-    def __init__(self, problems: list[tuple[str, str]], source: str | None = None) -> None:
-        self.problems = problems
-        where = f" in {source}" if source else ""
-        lines = [f"Parameter problem{'s' if len(problems) > 1 else ''}{where} "
-                 "(nothing was changed anywhere):"]
-        lines += [f"  - {key}: {msg}" for key, msg in problems]
-        super().__init__("\n".join(lines))
 
 
 def _problems_from(exc: ValidationError) -> list[tuple[str, str]]:

@@ -15,18 +15,22 @@ import argparse
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runbook_lib.aws.clients import make_clients
-from runbook_lib.aws.rds import RdsFacade
-from runbook_lib.engines.mysql import parameter_groups as groups
 from runbook_lib.errors import NotFound
-from runbook_lib.params import RunbookParams, load
 from runbook_lib.run.folder import project_root, runs_root
+
+if TYPE_CHECKING:   # loaded when a command runs: `runbook` builds this parser for every command it runs
+    from runbook_lib.aws.rds import RdsFacade
+    from runbook_lib.engines.mysql import parameter_groups as groups
+    from runbook_lib.params import RunbookParams
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def _params(path: str | None) -> RunbookParams:
+    from runbook_lib.engines.mysql import parameter_groups as groups
+    from runbook_lib.params import load
     if path is None:
         root = project_root()
         default = root / "parameters" / "lab.yaml" if root else None
@@ -39,6 +43,7 @@ def _params(path: str | None) -> RunbookParams:
 
 def build_plan(rds: RdsFacade, params: RunbookParams, args: argparse.Namespace) -> groups.Plan:
     """The plan the flags ask for, with the parameter file's values where a flag is not given."""
+    from runbook_lib.engines.mysql import parameter_groups as groups
     version = args.target_version or params.target_engine_version
     target = rds.engine_version("mysql", version)
     if target is None:
@@ -86,6 +91,8 @@ def _run_folder(run_dir: str | None) -> Path:
 
 
 def plan_command(args: argparse.Namespace) -> tuple[int, str]:
+    from runbook_lib.aws.clients import make_clients
+    from runbook_lib.aws.rds import RdsFacade
     params = _params(args.params)
     rds = RdsFacade(make_clients(params).rds, dry_run=True)
     plan = build_plan(rds, params, args)
@@ -93,6 +100,9 @@ def plan_command(args: argparse.Namespace) -> tuple[int, str]:
 
 
 def apply_command(args: argparse.Namespace) -> tuple[int, str]:
+    from runbook_lib.aws.clients import make_clients
+    from runbook_lib.aws.rds import RdsFacade
+    from runbook_lib.engines.mysql import parameter_groups as groups
     params = _params(args.params)
     rds = RdsFacade(make_clients(params).rds, dry_run=params.dry_run or args.dry_run)
     plan = build_plan(rds, params, args)
