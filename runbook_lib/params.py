@@ -15,7 +15,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from runbook_lib.errors import ParamsError as ParamsError  # (defined there so the CLI need not load pydantic)
-from runbook_lib.errors import RunbookError
 
 # RDS naming rules (CreateDBInstance, CreateBlueGreenDeployment, CreateDBParameterGroup …).
 _INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
