@@ -512,7 +512,7 @@ def _focus(wins: list[Window], t0: float, end: float) -> tuple[float, float]:
     if hi - lo < 4.0:
         middle = (lo + hi) / 2
         lo, hi = middle - 2.0, middle + 2.0
-    return max(lo, 0.0), min(hi, max(end, hi))
+    return max(lo, 0.0), min(hi, max(end, 4.0))
 
 
 def _clock(epoch: float, fine: bool) -> str:

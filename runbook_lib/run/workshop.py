@@ -110,12 +110,20 @@ def _free_port() -> int:
 def _jupyter_command(folder: Path, port: int, token: str) -> list[str]:
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={token}",
-               "--ServerApp.port_retries=0", "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               f"--LabApp.workspaces_dir={folder / '.workspaces'}"]
+               "--ServerApp.port_retries=0", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               f"--LabApp.workspaces_dir={folder / '.workspaces'}", f"--LabApp.user_settings_dir={_settings(folder)}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")   # JupyterLab refuses to run as root without it
     return command
+
+
+def _settings(folder: Path) -> Path:
+    """JupyterLab settings for the workshop: no news prompt over the notebooks."""
+    settings = folder / ".settings"
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
+    return settings
 
 
 def _wait_ready(base_url: str, token: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
@@ -183,9 +191,23 @@ def stop_jupyter(process: subprocess.Popen[bytes], timeout_s: float = 20) -> Non
         pass
 
 
+def _shut_down_kernels(workshop: Workshop) -> None:
+    """Kernels run in their own sessions: ask JupyterLab to end them before it ends."""
+    try:
+        with urllib.request.urlopen(f"{workshop.base_url}/api/kernels?token={workshop.token}", timeout=5) as answer:
+            kernels = json.loads(answer.read())
+        for kernel in kernels:
+            request = urllib.request.Request(f"{workshop.base_url}/api/kernels/{kernel['id']}?token={workshop.token}",
+                                             method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+    except OSError:
+        pass   # JupyterLab already gone: its kernels went with it or end on their own
+
+
 def finish(workshop: Workshop, keep_lab: bool = False, log: TextIO = sys.stderr) -> dict[str, Any]:
     """JupyterLab stopped, the run sealed with the working copies the steps ran (saved notebooks), the lab down."""
     from runbook_lib.audit.seal import seal_folder
+    _shut_down_kernels(workshop)
     stop_jupyter(workshop.process)
     doc: dict[str, Any] = {"outcome": "nothing run"}
     if any(workshop.run.steps.glob("*.json")):
