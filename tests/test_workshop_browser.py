@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,8 +37,9 @@ def _git_status() -> str:
 
 @pytest.fixture
 def workshop(lab_paths: LabPaths, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """`runbook workshop` as typed, from the project root; stopped with Ctrl-C (SIGINT) at the end."""
-    env = {**os.environ, "RUNBOOK_WORKSHOP_DIR": str(tmp_path / "workshop")}
+    """`runbook workshop` as typed, from the project root (working copies in its git-ignored workshop/); stopped
+    with Ctrl-C (SIGINT) at the end, its working folder removed after."""
+    env = {k: v for k, v in os.environ.items() if k != "RUNBOOK_WORKSHOP_DIR"}
     err = (tmp_path / "workshop.err").open("w")
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "workshop"], cwd=ROOT, env=env,
@@ -59,6 +61,9 @@ def workshop(lab_paths: LabPaths, tmp_path: Path) -> Iterator[dict[str, Any]]:
                 process.kill()
                 state["out"] = process.communicate()[0]
         err.close()
+        run_id = re.search(r"\(run (\S+),", (tmp_path / "workshop.err").read_text())
+        if run_id:
+            shutil.rmtree(ROOT / "workshop" / run_id.group(1), ignore_errors=True)
 
 
 class Notebook:
@@ -283,4 +288,5 @@ def test_workshop_clicked_through_in_chromium(workshop: dict[str, Any]) -> None:
     assert decision["target"] == "bg-deployment" and decision["by"] and decision["at"]
     choice = json.loads((run / "steps" / "03.json").read_text())["findings"]["decisions"]
     assert choice[-1]["value"] == "8.0.39"
-    assert _git_status() == before                                           # committed notebooks untouched
+    assert (ROOT / "workshop" / run.name / "05_switchover.ipynb").is_file()    # the working copy that ran ...
+    assert _git_status() == before                           # ... is git-ignored; committed notebooks untouched
