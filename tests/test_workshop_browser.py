@@ -288,5 +288,15 @@ def test_workshop_clicked_through_in_chromium(workshop: dict[str, Any]) -> None:
     assert decision["target"] == "bg-deployment" and decision["by"] and decision["at"]
     choice = json.loads((run / "steps" / "03.json").read_text())["findings"]["decisions"]
     assert choice[-1]["value"] == "8.0.39"
+    with sync_playwright() as pw:                                            # the HTML record fits a page too
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        for name in sorted(html):
+            page.goto((run / f"{name}.html").as_uri())
+            widths = page.evaluate("() => [...document.querySelectorAll('img, svg')]"
+                                   ".map(e => e.getBoundingClientRect().width)")
+            assert widths and max(widths) <= 1000, (name, widths)
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 1100, name
+        browser.close()
     assert (ROOT / "workshop" / run.name / "05_switchover.ipynb").is_file()    # the working copy that ran ...
     assert _git_status() == before                           # ... is git-ignored; committed notebooks untouched
