@@ -48,6 +48,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _workshop(args: argparse.Namespace) -> int:
+    from runbook_lib.run.workshop import serve
+    return serve(args.params, keep_lab=args.keep_lab)
+
+
 def _params(args: argparse.Namespace) -> int:
     from runbook_lib.params import load
     problems = load(args.file).file_problems()
@@ -168,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--operator", help="who runs it (recorded in run.json; the OS user is always recorded)")
     run.add_argument("--ticket", help="change ticket (recorded in run.json)")
     run.set_defaults(func=_run)
+
+    workshop = sub.add_parser("workshop", help="the workshop in JupyterLab: lab up, working copies of the notebooks "
+                              "for a new run, JupyterLab on loopback; Ctrl-C seals the run")
+    workshop.add_argument("--params", help="parameter file (default parameters/lab-interactive.yaml)")
+    workshop.add_argument("--keep-lab", action="store_true",
+                          help="lab mode: keep the running lab as it is (not reset before, not stopped after)")
+    workshop.set_defaults(func=_workshop)
 
     lab = sub.add_parser("lab", help="the local lab (RDS control plane + MariaDB servers)")
     lab.add_argument("action", choices=["up", "down", "reset", "status"])

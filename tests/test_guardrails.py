@@ -231,8 +231,8 @@ def test_gates_refuse_without_confirmation_and_widgets_confirm(rds: Any) -> None
 
     picker = interactive.target_picker(_step("03", interactive=True))
     assert "8.0.39" in picker.widget.options
-    picker.widget.value = None
-    with pytest.raises(GateClosed, match="Pick the target"):
+    assert picker.widget.value is None        # interactive: nothing preselected, the person chooses
+    with pytest.raises(GateClosed, match="Choose the target"):
         picker.value()
     picker.widget.value = "8.0.40"
     assert picker.value() == "8.0.40"

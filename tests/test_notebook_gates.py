@@ -13,6 +13,7 @@ import pytest
 import yaml
 from conftest import ROOT, create_available_deployment, upgrade_green
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
@@ -32,7 +33,7 @@ def test_gate_refused_then_confirmed_by_a_click_in_a_live_kernel(rds: Any, tmp_p
     bgd = create_available_deployment(rds)
     upgrade_green(rds, bgd["Target"].split(":")[-1])
     values = yaml.safe_load((ROOT / "parameters" / "lab.yaml").read_text())
-    values.update(interactive=True, confirm_switchover=None)
+    values.update(interactive=True)   # lab.yaml pre-confirms the switchover: interactive, the button decides
     params = tmp_path / "interactive.yaml"
     params.write_text(yaml.safe_dump(values))
     nb = parameterize_notebook(load_notebook_node(str(ROOT / "notebooks" / "05_switchover.ipynb")),
@@ -43,10 +44,21 @@ def test_gate_refused_then_confirmed_by_a_click_in_a_live_kernel(rds: Any, tmp_p
     gate_index = next(i for i, c in cells if "switchover.switch_over(step)" in c.source)
     with client.setup_kernel(env=dict(os.environ)):
         for index, cell in cells:                                   # Run All: it stops at the gate
-            client.execute_cell(cell, index)
             if index == gate_index:
+                client.allow_errors = False                         # the cell ends as failed: Run All stops here
+                with pytest.raises(CellExecutionError):
+                    client.execute_cell(cell, index)
+                client.allow_errors = True
                 break
-        assert any("GateClosed" in e or "Switchover not confirmed" in e for e in _errors(nb.cells[gate_index]))
+            client.execute_cell(cell, index)
+        begin_cell = next(c for _, c in cells if "rb.begin" in c.source)
+        begun = " ".join(str(o.get("data", {}).get("text/markdown", "")) for o in begin_cell.outputs)
+        assert "Ignored from the parameters" in begun and "confirm_switchover" in begun, begun
+        gate_cell = nb.cells[gate_index]
+        assert not _errors(gate_cell), _errors(gate_cell)                # a clean stop: no traceback, no stderr
+        shown = " ".join(str(o.get("data", {}).get("text/markdown", "")) for o in gate_cell.outputs)
+        assert "Waiting for you" in shown and "Confirm switchover of bg-deployment" in shown, shown
+        assert gate_cell.execution_count is not None
         probe_state = _exec(client, "import json; print(json.dumps([str(step.run.path), "
                                     "step.findings.get('probe'), step.outcome]))")
         run_path, probe, outcome = json.loads(probe_state)
@@ -62,6 +74,8 @@ def test_gate_refused_then_confirmed_by_a_click_in_a_live_kernel(rds: Any, tmp_p
                 assert not _errors(cell), (index, _errors(cell))
     record = json.loads((Path(run_path) / "steps" / "05.json").read_text())
     assert record["outcome"] == "succeeded" and record["confirmations"] == {"switchover": ["bg-deployment"]}
+    decision = [d for d in record["findings"]["decisions"] if d["what"] == "confirmed switchover"][0]
+    assert decision["target"] == "bg-deployment" and decision["by"] and decision["at"]   # who, when, what
     downtime = record["findings"]["downtime"]
     assert downtime["observed"] is True and downtime["write_unavailable_s"] > 0
     assert downtime["observed_by"]["run"] == Path(run_path).name

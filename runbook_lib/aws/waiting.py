@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -59,3 +59,12 @@ def wait_until(
             poll = min(poll * 1.5, max_poll_s)
     finally:
         bar.close()
+        if progress:
+            _final_line(bar)
+
+
+def _final_line(bar: Any) -> None:
+    """In a notebook the bar is a widget that the saved notebook keeps in its first state: print its last line as
+    text, so the record shows how the wait ended."""
+    if hasattr(bar, "container"):  # tqdm.notebook's bar (a terminal bar already leaves its last line)
+        print(str(bar).strip())

@@ -441,19 +441,54 @@ def write_files(probe: Probe, folder: Path, extra: dict[str, Any] | None = None)
 _COLOURS = {"ok": "#198754", "slow": "#ffc107", "refused": "#dc3545", "timeout": "#6f42c1", "in-doubt": "#fd7e14"}
 
 
-def timeline_of(data: ProbeData) -> Any:
-    """Per-attempt timeline: each attempt a bar on its loop's lane, coloured by class; each window's upper
-    bound shaded behind it."""
+def timeline_of(data: ProbeData, focus: tuple[float, float] | None = None) -> Any:
+    """Per-attempt timeline: each attempt a bar on its loop's lane, coloured by class; each window's upper bound
+    shaded behind it. The large panel zooms on `focus` (epoch seconds; default: the unavailability windows with a
+    margin), so a 200 ms outage is visible in a long probe; the small panel below shows the whole probe. Times are
+    clock times (UTC); the figure is under 1,000 px wide at the dpi it is saved with."""
     import matplotlib
     if not in_notebook():
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     attempts = data.attempts
-    limits = slow_thresholds(data)
     t0 = data.started_at or min((a.start for a in attempts), default=0)
     wins, _ = all_windows(data)
-    fig, ax = plt.subplots(figsize=(10, 2.8))
+    end = max((a.end for a in attempts), default=t0 + 1) - t0
+    lo, hi = _focus(wins, t0, end) if focus is None else (focus[0] - t0, focus[1] - t0)
+    fig, (ax, whole) = plt.subplots(2, 1, figsize=(8.4, 4.2), gridspec_kw={"height_ratios": [3, 1]})
+    for axis in (ax, whole):
+        _lanes(axis, data, wins, t0)
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _clock(t0 + x, fine=hi - lo < 20)))
+        axis.xaxis.set_major_locator(MaxNLocator(7))
+    for change in identity_changes(attempts):
+        ax.axvline(change["epoch"] - t0, color="#0d6efd", linestyle="--", linewidth=1)
+        ax.text(change["epoch"] - t0, 1.45, f" now {change['to_version']} (server {change['to_server_id']})",
+                color="#0d6efd", fontsize=8, va="bottom", clip_on=True)
+    ax.set_xlim(lo, hi)
+    whole.set_xlim(0, max(end, hi))
+    whole.axvspan(lo, hi, color="#0d6efd", alpha=0.12, zorder=0)
+    whole.set_yticks([])
+    whole.set_xlabel(f"the whole probe (UTC; shaded: the zoomed part above), {end:.0f} s", fontsize=8)
+    whole.tick_params(labelsize=7)
+    s = summary_of(data)
+    ax.set_yticks([0, 1], ["writes\n(long-lived)", "reads\n(new connection)"])
+    ax.set_ylim(-0.6, 1.9)
+    ax.set_xlabel("time (UTC), zoomed on the switchover", fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=False))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", ncol=len(unique))
+    ax.set_title(f"{s['endpoint']}: writes unavailable {_figure(s, 'write')}, reads unavailable "
+                 f"{_figure(s, 'read')}\n(interval {s['interval_ms']} ms, slow > "
+                 f"{s['slow_threshold_ms']['read']:.0f}/{s['slow_threshold_ms']['write']:.0f} ms)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _lanes(ax: Any, data: ProbeData, wins: list[Window], t0: float) -> None:
+    limits = slow_thresholds(data)
     for lane, loop in enumerate(("write", "connect")):
         kind = KIND[loop]
         for w in (w for w in wins if w.kind == kind):
@@ -462,27 +497,27 @@ def timeline_of(data: ProbeData) -> Any:
             ax.broken_barh([(lo, hi - lo)], (lane - 0.45, 0.9), facecolors="#f8d7da", zorder=0)
         for cls, colour in _COLOURS.items():
             # at least 60 % of an interval wide, so that every attempt stays visible at any zoom
-            spans = [(a.start - t0, max(a.seconds, data.interval * 0.6)) for a in attempts
+            spans = [(a.start - t0, max(a.seconds, data.interval * 0.6)) for a in data.attempts
                      if a.loop == loop and availability(a, limits[loop].ms) == cls]
             if spans:
                 ax.broken_barh(spans, (lane - 0.35, 0.7), facecolors=colour, label=cls, zorder=1)
-    for change in identity_changes(attempts):
-        ax.axvline(change["epoch"] - t0, color="#0d6efd", linestyle="--", linewidth=1)
-        ax.text(change["epoch"] - t0, 1.45, f" now {change['to_version']} (server {change['to_server_id']})",
-                color="#0d6efd", fontsize=8, va="bottom")
-    s = summary_of(data)
-    ax.set_yticks([0, 1], ["writes\n(long-lived)", "reads\n(new connection)"])
-    ax.set_ylim(-0.6, 1.9)
-    ax.set_xlabel("seconds since the probe started")
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=False))
-    if unique:
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right", ncol=len(unique))
-    ax.set_title(f"{s['endpoint']}: writes unavailable {_figure(s, 'write')}, reads unavailable "
-                 f"{_figure(s, 'read')} (interval {s['interval_ms']} ms, slow > "
-                 f"{s['slow_threshold_ms']['read']:.0f}/{s['slow_threshold_ms']['write']:.0f} ms)", fontsize=9)
-    fig.tight_layout()
-    return fig
+
+
+def _focus(wins: list[Window], t0: float, end: float) -> tuple[float, float]:
+    """The part worth seeing: the unavailability windows, with 1 s either side and at least 4 s wide."""
+    if not wins:
+        return 0.0, max(end, 1.0)
+    lo = min((w.upper_start if w.upper_start is not None else w.lower_start) for w in wins) - t0 - 1.0
+    hi = max((w.upper_end if w.upper_end is not None else w.lower_end) for w in wins) - t0 + 1.0
+    if hi - lo < 4.0:
+        middle = (lo + hi) / 2
+        lo, hi = middle - 2.0, middle + 2.0
+    return max(lo, 0.0), min(hi, max(end, 4.0))
+
+
+def _clock(epoch: float, fine: bool) -> str:
+    at = datetime.fromtimestamp(epoch, timezone.utc)
+    return at.strftime("%H:%M:%S.%f")[:-4] if fine else at.strftime("%H:%M:%S")
 
 
 def timeline(probe: Probe) -> Any:

@@ -4,6 +4,7 @@ the run folder (StepRecord), the deployment's lock, and the hooks a failing cell
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from runbook_lib.aws.clients import Clients, make_clients
 from runbook_lib.aws.credentials import resolve_password
 from runbook_lib.aws.rds import RdsFacade
-from runbook_lib.errors import RunbookError
+from runbook_lib.errors import GateClosed, RunbookError
 from runbook_lib.params import RunbookParams, injected, load
 from runbook_lib.run import kill_points, lock
 from runbook_lib.run.folder import RunFolder, project_root, runs_root
@@ -151,9 +152,9 @@ class Step:
 def begin(step_number: str, params_file: str | None = None, namespace: dict[str, Any] | None = None) -> Step:
     """Start a step: load and check parameters, make clients, open the run folder."""
     if params_file is None and not namespace_has_params(namespace):
-        root = project_root()
-        params_file = str(root / "parameters" / "lab.yaml") if root else None
-    params = load(params_file, injected(namespace or {}))
+        params_file = os.environ.get(PARAMS_ENV) or ("parameters/lab.yaml" if project_root() else None)
+    params = load(params_path(params_file), injected(namespace or {}))
+    ignored = widgets_decide(params)
     clients = make_clients(params)
     held = _deployment_lock(params)
     run = RunFolder.open_or_join(params.run_dir, step_number)
@@ -164,11 +165,65 @@ def begin(step_number: str, params_file: str | None = None, namespace: dict[str,
     step = Step(StepContext(params, clients, rds), record, held)
     rds.on_record = record.save  # a call RDS accepted is on record before anything else can happen
     step.identifiers.update(source_db_instance=params.source_db_instance, deployment_name=params.deployment_name)
+    if params.interactive:
+        _carry_decisions(step, run.read_step(step_number))
+    if ignored:
+        step.findings["ignored_in_interactive_mode"] = ignored
     step.save()
     _install_error_handler(step)
     display.note(f"Step {step_number} — **{step.title}** ({STEPS[step_number][2]}) · mode `{params.mode}`"
                  f"{' · DRY RUN: no change will be made' if params.dry_run else ''} · run `{run.run_id}`")
+    if ignored:
+        display.note("`interactive: true`: the widgets decide. Ignored from the parameters: "
+                     + ", ".join(f"`{k}: {v}`" for k, v in ignored.items())
+                     + ". Choose and confirm with the dropdown and buttons below.", "warning")
     return step
+
+
+# The parameter file a notebook started with `params_file = None` reads (set by `runbook workshop`).
+PARAMS_ENV = "RUNBOOK_PARAMS_FILE"
+
+
+def params_path(params_file: str | Path | None) -> str | None:
+    """A relative parameter path is read from the project root, so `parameters/…` means the same file whether the
+    notebook runs from notebooks/, a workshop copy or papermill; outside a checkout, from the working directory."""
+    if params_file is None:
+        return None
+    path = Path(params_file).expanduser()
+    if path.is_absolute():
+        return str(path)
+    root = project_root()
+    return str((root or Path.cwd()) / path)
+
+
+def widgets_decide(params: RunbookParams) -> dict[str, Any]:
+    """With interactive: true the dropdown and the buttons decide: confirmations a file pre-fills are dropped (and
+    returned, to be shown and recorded), so Run All never switches over or deletes without a click."""
+    if not params.interactive:
+        return {}
+    ignored: dict[str, Any] = {}
+    if params.confirm_switchover:
+        ignored["confirm_switchover"] = params.confirm_switchover
+        params.confirm_switchover = None
+    if params.confirm_delete:
+        ignored["confirm_delete"] = list(params.confirm_delete)
+        params.confirm_delete = []
+    return ignored
+
+
+def _carry_decisions(step: Step, previous: dict[str, Any] | None) -> None:
+    """Running a step's notebook again in the same run (Run All after a click) keeps the clicks and the choice made
+    in it, so the gate that waited for them opens; a finished step starts over."""
+    if not previous or previous.get("outcome") == "succeeded":
+        return
+    if (previous.get("identifiers") or {}).get("deployment_name") != step.params.deployment_name:
+        return
+    for gate, targets in (previous.get("confirmations") or {}).items():
+        step.confirmations[gate] = list(targets)
+    found = previous.get("findings") or {}
+    for key in ("decisions", "target_chosen_interactively"):
+        if key in found:
+            step.findings[key] = found[key]
 
 
 def _deployment_lock(params: RunbookParams) -> lock.RunLock | None:
@@ -211,6 +266,11 @@ def _install_error_handler(step: Step) -> None:
 
     def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> Any:
         step.fail(value)
+        if issubclass(etype, GateClosed) and step.params.interactive:
+            # Waiting for a click is not an error: say what to click; the cell still ends as failed, so Run All
+            # stops here, with nothing on stderr and no traceback.
+            display.note(f"**Waiting for you.** {value}", "wait")
+            return None
         if issubclass(etype, RunbookError):
             display.note(str(value), "error")
             sys.stderr.write(f"{etype.__name__}: {value}\n")

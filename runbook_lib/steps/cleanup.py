@@ -182,6 +182,8 @@ def delete_deployment(step: Step, targets: Targets | None = None) -> str:
         display.note(f"Deployment {p.deployment_name} is already gone.")
         return "already-deleted"
     gates.require_delete(p, p.deployment_name, step.confirmations)
+    if p.interactive and targets.old_instance:  # both buttons before either deletion: no half-done cell
+        gates.require_delete(p, targets.old_instance, step.confirmations)
     _keep_until(step, targets)  # deleting the deployment first would lose nothing, but keep the two together
     ident = targets.deployment_id
     if step.rds.delete_deployment(ident) is None:

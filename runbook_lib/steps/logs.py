@@ -4,6 +4,7 @@ blue (lab) or say exactly what to run (AWS), then upgrade green again."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from runbook_lib.engines.mysql import connection as db
@@ -30,7 +31,7 @@ def read_precheck_log(step: Step) -> dict[str, Any]:
     if sides.deployment["Status"] == "SWITCHOVER_COMPLETED":
         instance = step.params.source_db_instance  # green now carries the original name
     files = step.rds.log_files(instance)
-    display.table([{"LogFileName": f["LogFileName"], "Size": f["Size"], "LastWritten": f["LastWritten"]}
+    display.table([{"LogFileName": f["LogFileName"], "Size": f["Size"], "LastWritten": _when(f["LastWritten"])}
                    for f in files], title=f"Log files of {instance}")
     found = [f for f in files if PRECHECK_LOG in f["LogFileName"]]
     if not found:
@@ -109,3 +110,11 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
         raise RunbookError(f"The retried upgrade did not complete ({result['outcome']}); read {PRECHECK_LOG} again.")
     step.findings["upgrade_retry"] = {"statements": len(statements), "green_version": result["green"]["EngineVersion"]}
     return {"outcome": "fixed-and-upgraded", "statements": statements}
+
+
+def _when(epoch_ms: Any) -> str:
+    """RDS gives LastWritten as epoch milliseconds; people read a time."""
+    try:
+        return datetime.fromtimestamp(int(epoch_ms) / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(epoch_ms)

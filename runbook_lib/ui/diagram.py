@@ -27,10 +27,15 @@ def _role(instance: DBInstance, source: str) -> str:
     return "old"
 
 
+# graphviz scales a larger drawing down to this (inches; SVG points: 10 in = 720 pt = 960 CSS px).
+SIZE = "10,12"
+
+
 def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
     instances = related_instances(rds, source)
     deployment = rds.find_deployment(deployment_name) if deployment_name else None
-    g = graphviz.Digraph("topology", graph_attr={"rankdir": "LR", "label": title, "labelloc": "t",
+    # Top-down and at most SIZE inches: it fits a notebook's output area (≤ 1,000 px) and the HTML record.
+    g = graphviz.Digraph("topology", graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "size": SIZE,
                                                  "fontname": "Helvetica", "fontsize": "16"},
                          node_attr={"fontname": "Helvetica", "fontsize": "11"})
     g.node("clients", "Applications", shape="box3d")

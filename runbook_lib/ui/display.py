@@ -29,6 +29,17 @@ def show(obj: Any) -> None:
         ipython_display().display(obj)
 
 
+def widget(obj: Any, text: str, meta: dict[str, Any]) -> None:
+    """Display a widget whose saved output says what it is (`text`) and carries `meta` for the HTML record, which
+    shows the decision recorded for it instead of a widget repr (audit/export.py)."""
+    if not in_notebook():
+        return
+    bundle = obj._repr_mimebundle_()
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    data["text/plain"] = text
+    ipython_display().display(data, raw=True, metadata={"runbook": meta})
+
+
 def table(rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:
     rows = list(rows)
     columns = columns or (list(rows[0]) if rows else [])
@@ -47,8 +58,8 @@ def table(rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None, t
 
 
 def note(text: str, kind: str = "info") -> None:
-    """A one-paragraph message; kind is info, ok, warning or error."""
-    icon = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔"}.get(kind, "")
+    """A one-paragraph message; kind is info, ok, warning, error or wait (the reader must act)."""
+    icon = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔", "wait": "👉"}.get(kind, "")
     if not in_notebook():
         print(f"[{kind}] {text}")
         return
