@@ -296,7 +296,8 @@ def test_notebook_01_shows_the_plan_and_its_checks_cell_waits_for_the_click(bare
     from runbook_lib.steps import prerequisites
     _workshop_groups(bare)
     before = client.state_digest(lab_paths)
-    step = _step(interactive=True)
+    step = _step(interactive=True, create_green_groups=True)   # in JupyterLab the buttons decide, not the file
+    assert step.findings["ignored_in_interactive_mode"]["create_green_groups"] is True
     shown = prerequisites.green_groups(step)
     assert shown["status"] == "waiting-for-click" and len(shown["buttons"]) == 2
     assert "rename" in shown["text"] and "tx_isolation" in shown["text"]

@@ -208,6 +208,9 @@ def widgets_decide(params: RunbookParams) -> dict[str, Any]:
     if params.confirm_delete:
         ignored["confirm_delete"] = list(params.confirm_delete)
         params.confirm_delete = []
+    if params.create_green_groups:   # step 01's groups are created after the confirm buttons, like the rest
+        ignored["create_green_groups"] = True
+        params.create_green_groups = False
     return ignored
 
 
