@@ -136,6 +136,13 @@ class LabDBCluster(DBCluster):
         self._status = value
 
     @property
+    def db_cluster_members(self) -> list[dict[str, Any]]:
+        """moto says `in-sync` always; the lab keeps `pending-reboot` after a static change until a reboot."""
+        return [{"DBInstanceIdentifier": m.db_instance_identifier, "IsClusterWriter": m.is_cluster_writer,
+                 "DBClusterParameterGroupStatus": getattr(m, "lab_cluster_group_status", "in-sync"),
+                 "PromotionTier": m.promotion_tier} for m in self.members]
+
+    @property
     def endpoint(self) -> str:
         return CLUSTER_HOST
 

@@ -208,7 +208,17 @@ class ClusterAPI:
             for param in self.params.get("Parameters") or []:
                 if param.get("ParameterName") not in known:
                     raise InvalidParameterValue(f"Could not find parameter with name: {param.get('ParameterName')}")
+            if any(known[p.get("ParameterName")]["ApplyType"] == "static" for p in self.params.get("Parameters") or []):
+                clusters.mark_pending_reboot(self.lab, group)
         return super().modify_db_cluster_parameter_group()  # type: ignore[misc, no-any-return]
+
+    def reboot_db_instance(self) -> ActionResult:
+        """A reboot brings an Aurora instance in sync with its cluster parameter group."""
+        name = self.params.get("DBInstanceIdentifier") or ""
+        inst = self.backend.databases.get(name)
+        if inst is not None and hasattr(inst, "lab_cluster_group_status"):
+            inst.lab_cluster_group_status = "in-sync"
+        return super().reboot_db_instance()  # type: ignore[misc, no-any-return]
 
     def describe_db_cluster_parameters(self) -> ActionResult:
         group = self.params.get("DBClusterParameterGroupName") or ""

@@ -75,6 +75,7 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             task("CREATING_READ_REPLICA_OF_SOURCE", "IN_PROGRESS")
             writer = next(p for p in plan if p[2])
             lab.data.start_server(writer[1], version, settings, read_only=not green_writable)
+            clusters.install_rds_configuration(lab, writer[1])
             lab.data.copy_and_replicate(writer[0], writer[1])
             task("CREATING_READ_REPLICA_OF_SOURCE", "COMPLETED")
             if any(t.Name == "DB_ENGINE_VERSION_UPGRADE" for t in bgd.tasks):
@@ -85,6 +86,7 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             for _blue_dbi, green_dbi, is_writer in plan:
                 if not is_writer:
                     lab.data.start_server(green_dbi, version, settings, read_only=True)
+                    clusters.install_rds_configuration(lab, green_dbi)
                     lab.data.copy_and_replicate(writer[1], green_dbi)
             for _blue_dbi, green_dbi, _w in plan:
                 with lab.lock:

@@ -19,6 +19,23 @@ _SERVER_SETTINGS = {"character_set_server": "character-set-server", "collation_s
                     "event_scheduler": "event-scheduler", "time_zone": "default-time-zone"}
 
 
+# What Aurora MySQL keeps in each instance for `CALL mysql.rds_show_configuration` / `mysql.rds_set_configuration`
+# ("binlog retention hours" is NULL until set: binary logs may be purged before a replica read them). Installed
+# without binary logging on every server of a cluster; the value a user sets replicates like any write.
+RDS_CONFIGURATION_SQL = [
+    "SET SESSION sql_log_bin = 0",
+    "CREATE TABLE IF NOT EXISTS mysql.rds_configuration (name VARCHAR(100) PRIMARY KEY, value VARCHAR(100) NULL, "
+    "description VARCHAR(300) NOT NULL)",
+    "INSERT IGNORE INTO mysql.rds_configuration VALUES ('binlog retention hours', NULL, 'binlog retention hours "
+    "specifies the duration in hours before binary logs are automatically deleted.')",
+    "CREATE PROCEDURE IF NOT EXISTS mysql.rds_show_configuration() SQL SECURITY DEFINER "
+    "SELECT name, value, description FROM mysql.rds_configuration ORDER BY name",
+    "CREATE PROCEDURE IF NOT EXISTS mysql.rds_set_configuration(IN p_name VARCHAR(100), IN p_value INT) "
+    "SQL SECURITY DEFINER UPDATE mysql.rds_configuration SET value = p_value WHERE name = p_name",
+    "SET SESSION sql_log_bin = 1",
+]
+
+
 def writer_endpoint_name(cluster_identifier: str) -> str:
     """The router's key for a cluster endpoint (instance endpoints are keyed by instance name)."""
     return f"cluster:{cluster_identifier}"
@@ -122,6 +139,7 @@ def create_member(lab: Lab, inst: Any, cluster: Any, seed_sql: list[str] | None 
 
     def job() -> None:
         lab.data.start_server(dbi, version, settings, read_only=not is_writer)
+        install_rds_configuration(lab, dbi)
         if seed_sql:
             server = lab.data.servers[dbi]
             with server.connect() as conn, conn.cursor() as cur:
@@ -141,6 +159,19 @@ def create_member(lab: Lab, inst: Any, cluster: Any, seed_sql: list[str] | None 
         with lab.lock:
             record_event(lab.backend, "db-instance", name, "DB instance created")
     lab.submit(f"create {name}", job)
+
+
+def install_rds_configuration(lab: Lab, dbi: str) -> None:
+    lab.data.servers[dbi].execute(*RDS_CONFIGURATION_SQL)
+
+
+def mark_pending_reboot(lab: Lab, group: str) -> None:
+    """A static parameter changed in a cluster parameter group: every instance of a cluster using it shows
+    DBClusterParameterGroupStatus `pending-reboot` until it is rebooted (call under the lab's lock)."""
+    for cluster in lab.backend.clusters.values():
+        if cluster.parameter_group == group:
+            for inst in cluster._members:
+                inst.lab_cluster_group_status = "pending-reboot"
 
 
 def in_deployment(lab: Lab, cluster: Any) -> Any | None:
