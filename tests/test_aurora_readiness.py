@@ -42,10 +42,13 @@ def _results(records: list[readiness.CheckRecord]) -> dict[str, str]:
     return {r["id"]: r["result"] for r in records}
 
 
-def test_seeded_cluster_passes_once_binlog_retention_is_set(aurora: dict[str, Any], rds: Any,
-                                                            lab_paths: LabPaths) -> None:
+def test_seeded_cluster_passes_and_null_binlog_retention_fails(aurora: dict[str, Any], rds: Any,
+                                                               lab_paths: LabPaths) -> None:
     cluster = _cluster(rds)
     with _writer(lab_paths, rds) as conn, conn.cursor() as cur:
+        ready = readiness.source_rules(cluster, _params(rds, SOURCE_GROUP), cur)
+        assert set(_results(ready).values()) == {"pass"}, ready
+        cur.execute("CALL mysql.rds_set_configuration('binlog retention hours', NULL)")
         first = readiness.source_rules(cluster, _params(rds, SOURCE_GROUP), cur)
         assert _results(first)["auroraBinlogRetention"] == "fail"   # Aurora's default: NULL
         retention = next(r for r in first if r["id"] == "auroraBinlogRetention")

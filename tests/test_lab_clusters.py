@@ -246,3 +246,13 @@ def test_moto_cluster_internals_the_lab_uses_exist() -> None:
         assert cluster._members == [] and cluster.endpoint == moto_internals.CLUSTER_HOST
     finally:
         moto_internals.reset_backends(moto_internals.DEFAULT_ACCOUNT_ID, "ap-south-2")
+
+
+def test_cluster_diagram_shows_members_endpoints_and_replication(aurora: dict[str, Any], rds: Any) -> None:
+    from runbook_lib.aws.rds import RdsFacade
+    from runbook_lib.ui import diagram
+    _available(rds)
+    source = diagram.cluster_topology(RdsFacade(rds), CLUSTER, "bg-aurora", "test").source
+    for text in (WRITER, READER, "cluster endpoint", "reader endpoint", "binlog replication", "-green-",
+                 "writer", "reader", TARGET):
+        assert text in source, text

@@ -46,8 +46,11 @@ def seed(lab: Lab, with_blocker: bool = False, timeout: float = 180) -> None:
                 "db_instance_identifier": name, "db_instance_class": "db.r6g.large", "engine": "aurora-mysql",
                 "engine_version": SOURCE_VERSION, "db_cluster_identifier": CLUSTER,
                 "db_parameter_group_name": GROUPS[0][1], "tags": [{"Key": "environment", "Value": "lab"}]})
-        clusters.create_member(lab, inst, cluster,
-                               sample.statements(lab.creds.master_user, with_blocker) if name == WRITER else None)
+        # The writer holds the sample application, and binlog retention is set, as a DBA readies a cluster for
+        # blue/green (Aurora's default NULL is what step 01 refuses; tests/test_aurora_readiness.py sets it back).
+        clusters.create_member(lab, inst, cluster, [
+            *sample.statements(lab.creds.master_user, with_blocker),
+            "CALL mysql.rds_set_configuration('binlog retention hours', 24)"] if name == WRITER else None)
     deadline = time.monotonic() + timeout
     while not (cluster.status == "available" and all(i.status == "available" for i in cluster._members)):
         if lab.failures:

@@ -48,6 +48,19 @@ def aurora_version(version: str) -> str:
     return version.split(".mysql_aurora.")[-1]
 
 
+# Aurora MySQL 3 minor -> the MySQL 8.0 release it is compatible with (Aurora MySQL release notes); 2.x is 5.7.
+_MYSQL_OF_AURORA3 = {"3.04": "8.0.28", "3.05": "8.0.32", "3.06": "8.0.34", "3.07": "8.0.36", "3.08": "8.0.39",
+                     "3.09": "8.0.40", "3.10": "8.0.42"}
+
+
+def mysql_compatible(version: str) -> str:
+    """The MySQL version an Aurora MySQL version is compatible with (what the 5.7 -> 8.0 prechecks target)."""
+    aurora = aurora_version(version)
+    if aurora.startswith("3."):
+        return _MYSQL_OF_AURORA3.get(".".join(aurora.split(".")[:2]), "8.0.32")
+    return "5.7.44"
+
+
 def _value(params: Parameters, name: str) -> str | None:
     value = (params.get(name) or {}).get("ParameterValue")
     return None if value is None else str(value)
