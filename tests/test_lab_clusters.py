@@ -256,3 +256,37 @@ def test_cluster_diagram_shows_members_endpoints_and_replication(aurora: dict[st
     for text in (WRITER, READER, "cluster endpoint", "reader endpoint", "binlog replication", "-green-",
                  "writer", "reader", TARGET):
         assert text in source, text
+
+
+def test_failed_upgrade_precheck_fails_creation_with_a_json_log(lab: dict[str, Any], lab_paths: LabPaths,
+                                                                 rds: Any) -> None:
+    """Aurora runs its upgrade prechecks while creating a deployment with a major target version; a blocker makes
+    the creation fail (INVALID_CONFIGURATION, events), green stays on the source version with upgrade-prechecks.log
+    (JSON) on its writer; DeleteTarget then deletes green's cluster and instances. moto: AVAILABLE at once."""
+    from runbook_lib.engines.mysql.upgrade_checks import parse_log
+    client.seed_aurora(lab_paths, seed_blocker=True)
+    bgd = _available(rds)
+    assert bgd["Status"] == "INVALID_CONFIGURATION", bgd
+    assert {t["Name"]: t["Status"] for t in bgd["Tasks"]}["DB_ENGINE_VERSION_UPGRADE"] == "FAILED"
+    green_name = bgd["Target"].rsplit(":", 1)[1]
+    green = _cluster(rds, green_name)
+    assert green["EngineVersion"] == aurora_seed.SOURCE_VERSION
+    writer = next(m["DBInstanceIdentifier"] for m in green["DBClusterMembers"] if m["IsClusterWriter"])
+    files = [f["LogFileName"] for f in rds.describe_db_log_files(DBInstanceIdentifier=writer)["DescribeDBLogFiles"]]
+    assert "upgrade-prechecks.log" in files
+    text = rds.download_db_log_file_portion(DBInstanceIdentifier=writer, LogFileName="upgrade-prechecks.log",
+                                            NumberOfLines=10000)["LogFileData"]
+    report = parse_log(text)
+    assert getattr(report, "format", None) == "aurora-json" and report.errorCount > 0
+    assert "removedFunctionsCheck" in {c.id for c, p in report.problems() if p.level == "Error"}
+    cluster_events = [e["Message"] for e in rds.describe_events(SourceType="db-cluster",
+                                                                SourceIdentifier=green_name)["Events"]]
+    assert any("Upgrade prechecks failed" in m for m in cluster_events)
+    deployment_events = [e["Message"] for e in rds.describe_events(
+        SourceType="blue-green-deployment", SourceIdentifier=bgd["BlueGreenDeploymentIdentifier"])["Events"]]
+    assert any(m.startswith("Creation of blue/green deployment failed") for m in deployment_events)
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd["BlueGreenDeploymentIdentifier"],
+                                     DeleteTarget=True)
+    wait_for(lambda: [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]],
+             lambda names: names == [CLUSTER], timeout=60)
+    assert not any("-green-" in i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"])

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_lib.lab import aurora_catalog, moto_internals
 from runbook_lib.lab.control import clusters
+from runbook_lib.lab.control.clusters import install_rds_configuration
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.control.switchover import Switchover
+from runbook_lib.lab.upgrade_precheck import aurora_precheck
 
 if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
@@ -63,6 +65,10 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
         green_writable = aurora_catalog.major_of(green.engine_version) == "3"
         plan = [(b.dbi_resource_id, g.dbi_resource_id, bool(g.is_cluster_writer)) for b, g in twins]
         bgd_id, green_rid = bgd.blue_green_deployment_identifier, green.db_cluster_resource_id
+        major = aurora_catalog.major_of(green.engine_version) != aurora_catalog.major_of(blue.engine_version)
+        target_mysql, target_version = version, green.engine_version
+        source_version = blue.engine_version
+        source_mysql = aurora_catalog.mysql_version_of(source_version)
 
     def task(name: str, status: str) -> None:
         with lab.lock:
@@ -74,13 +80,22 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
         try:
             task("CREATING_READ_REPLICA_OF_SOURCE", "IN_PROGRESS")
             writer = next(p for p in plan if p[2])
-            lab.data.start_server(writer[1], version, settings, read_only=not green_writable)
+            # green starts as a copy of blue (the source version), then is upgraded: the prechecks see the source
+            lab.data.start_server(writer[1], source_mysql if major else version, settings,
+                                  read_only=not green_writable)
             clusters.install_rds_configuration(lab, writer[1])
             lab.data.copy_and_replicate(writer[0], writer[1])
             task("CREATING_READ_REPLICA_OF_SOURCE", "COMPLETED")
             if any(t.Name == "DB_ENGINE_VERSION_UPGRADE" for t in bgd.tasks):
                 task("DB_ENGINE_VERSION_UPGRADE", "IN_PROGRESS")
                 lab.pause(60)
+                if major:
+                    passed, log_text = aurora_precheck(lab.data.servers[writer[1]], target_mysql, target_version)
+                    lab.add_log(writer[1], "upgrade-prechecks.log", log_text)
+                    if not passed:
+                        precheck_failed(lab, bgd, plan, source_mysql, settings, source_version)
+                        return
+                    lab.data.restart(writer[1], version, settings, not green_writable)
                 task("DB_ENGINE_VERSION_UPGRADE", "COMPLETED")
             task("CREATE_DB_INSTANCES_FOR_CLUSTER", "IN_PROGRESS")
             for _blue_dbi, green_dbi, is_writer in plan:
@@ -124,6 +139,49 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
                              f"Creation of blue/green deployment failed because {exc}.")
             raise
     lab.submit(f"provision green cluster for {bgd_id}", job)
+
+
+def precheck_failed(lab: Lab, bgd: Any, plan: list[tuple[str, str, bool]], version: str, settings: dict[str, str],
+                    source_version: str) -> None:
+    """Aurora cancels the upgrade before it stops the instance (User Guide AuroraMySQL.upgrade-prechecks): green stays
+    on the source version, every green instance still exists (readers included), the deployment is
+    INVALID_CONFIGURATION, and the events say why: the cluster's precheck event, the writer's provisioning event
+    (AWS knowledge center rds-aurora-mysql-troubleshoot-upgrades) and the deployment's creation failure (0245)."""
+    writer = next(p for p in plan if p[2])
+    for _blue_dbi, green_dbi, is_writer in plan:
+        if not is_writer:
+            lab.data.start_server(green_dbi, version, settings, read_only=True)
+            install_rds_configuration(lab, green_dbi)
+            lab.data.copy_and_replicate(writer[1], green_dbi)
+        with lab.lock:
+            lab.data.attach(lab.instance_name(green_dbi), green_dbi)
+    with lab.lock:
+        writer_inst = lab.by_dbi(writer[1])
+        green = writer_inst.cluster if writer_inst is not None else None
+        for _b, green_dbi, _w in plan:
+            inst = lab.by_dbi(green_dbi)
+            if inst is not None:  # an Aurora instance's version is its cluster's
+                inst.status = "available"
+        if green is not None:
+            green.engine_version = source_version
+            green.status = "available"
+            clusters.route_endpoints(lab, green)
+            record_event(lab.backend, "db-cluster", green.db_cluster_identifier,
+                         "Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed. For more "
+                         "details, see the upgrade-prechecks.log file.")
+        if writer_inst is not None:
+            record_event(lab.backend, "db-instance", writer_inst.db_instance_identifier,
+                         "Failed to provision due to upgrade incompatibilities.")
+        for t in bgd.tasks:
+            if t.Name == "DB_ENGINE_VERSION_UPGRADE":
+                t.Status = "FAILED"
+        bgd.status = "INVALID_CONFIGURATION"
+        bgd.status_details = "Failed to provision due to upgrade incompatibilities."
+        for d in bgd.switchover_details:
+            d.Status = "AVAILABLE"
+        record_event(lab.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
+                     "Creation of blue/green deployment failed because the upgrade prechecks of the green writer "
+                     "failed (upgrade-prechecks.log).")
 
 
 def old_cluster_name(lab: Lab, name: str) -> str:
