@@ -41,3 +41,29 @@ def test_cluster_flow_end_to_end(lab_paths: LabPaths) -> None:
     print(f"\ncluster switchover (lab): writes unavailable {switch['downtime']['write_unavailable_s']} s, reader "
           f"endpoint unavailable {switch['downtime']['reader_endpoint']['read_unavailable_s']} s, "
           f"{switch['zero_loss']['acknowledged']} writes acknowledged, none missing")
+
+
+@pytest.mark.e2e
+@pytest.mark.full
+def test_cluster_blocker_fails_creation_and_step_04_explains_the_json_log(lab_paths: LabPaths, tmp_path: Path) -> None:
+    """The workshop path on a cluster: a seeded 5.7 -> 8.0 blocker, acknowledged in step 01; Aurora's prechecks fail
+    the deployment's creation (step 02 records it, step 03 records the cancelled upgrade), step 04 reads
+    upgrade-prechecks.log (JSON) from green's writer, explains it, lists the fixes, and stops: recreating the
+    deployment after the fix is the person's (or a later step's) job."""
+    import yaml
+    from conftest import ROOT
+    values = yaml.safe_load((ROOT / "parameters" / "lab-aurora-mysql.yaml").read_text())
+    values.update(lab_seed_blocker=True, acknowledge_precheck_errors=["removedFunctionsCheck"])
+    params = tmp_path / "blocked.yaml"
+    params.write_text(yaml.safe_dump(values))
+    done = runbook_cli("run", "--params", str(params))
+    assert done.returncode != 0
+    assert "step 04" in done.stdout + done.stderr
+    runs = sorted(Path(p) for p in (Path(__import__("os").environ["RUNBOOK_RUNS_DIR"])).iterdir() if p.is_dir())
+    steps = runs[-1] / "steps"
+    created = json.loads((steps / "02.json").read_text())
+    assert {c["id"]: c["result"] for c in created["checks"]}["deploymentCreation"] == "warn"
+    assert json.loads((steps / "03.json").read_text())["outcome"] == "expected-failure"
+    log = json.loads((steps / "04.json").read_text())["findings"]
+    assert "removedFunctionsCheck" in log["precheck_log"]["blocking"]
+    assert any(f["check"] == "removedFunctionsCheck" for f in log["fixes"])

@@ -21,7 +21,8 @@ from runbook_lib.aws.types import BlueGreenDeployment
 from runbook_lib.aws.waiting import wait_until
 from runbook_lib.engines.aurora_mysql import readiness
 from runbook_lib.engines.mysql import connection as db
-from runbook_lib.engines.mysql.upgrade_checks import run_prechecks
+from runbook_lib.engines.mysql.upgrade_checks import parse_log, render_text, run_prechecks
+from runbook_lib.engines.mysql.upgrade_checks.explain import explain
 from runbook_lib.errors import RunbookError
 from runbook_lib.probe import report as probe_report
 from runbook_lib.probe.mysql import Probe, Target
@@ -30,6 +31,7 @@ from runbook_lib.run.context import Step
 from runbook_lib.ui import display
 
 PROBE_FOLDER = "probe"
+AURORA_PRECHECK_LOG = "upgrade-prechecks.log"   # Aurora User Guide AuroraMySQL.Upgrading.failure-events
 
 
 def _endpoint(cluster: dict[str, Any], reader: bool = False) -> dict[str, Any]:
@@ -133,11 +135,13 @@ def wait_available(step: Step, deployment: BlueGreenDeployment | None) -> BlueGr
         return None
     ident = deployment["BlueGreenDeploymentIdentifier"]
     final = wait_until(lambda: step.rds.deployment(ident),
-                       lambda d: d["Status"] in ("AVAILABLE", "SWITCHOVER_COMPLETED"),
+                       lambda d: d["Status"] in ("AVAILABLE", "SWITCHOVER_COMPLETED", "INVALID_CONFIGURATION"),
                        what=f"deployment {step.params.deployment_name}", state_of=lambda d: d["Status"],
                        failed=lambda d: (d.get("StatusDetails") or d["Status"])
-                       if d["Status"] in ("INVALID_CONFIGURATION", "SWITCHOVER_FAILED") else None,
+                       if d["Status"] == "SWITCHOVER_FAILED" else None,
                        timeout_s=step.wait_s(7200))
+    if final["Status"] == "INVALID_CONFIGURATION":
+        return _creation_failed(step, final)
     green = step.rds.find_cluster(str(final["Target"]).split(":")[-1])
     step.identifiers.update(deployment_id=ident, green_arn=final["Target"])
     if green and final["Status"] == "AVAILABLE":
@@ -151,6 +155,37 @@ def wait_available(step: Step, deployment: BlueGreenDeployment | None) -> BlueGr
     return final
 
 
+def _precheck_failed(deployment: BlueGreenDeployment) -> bool:
+    return any(t["Name"] == "DB_ENGINE_VERSION_UPGRADE" and t["Status"] == "FAILED"
+               for t in deployment.get("Tasks", []))
+
+
+def _creation_failed(step: Step, final: BlueGreenDeployment) -> BlueGreenDeployment:
+    """Aurora ran its upgrade prechecks while creating green and they failed: the creation failed (the deployment is
+    INVALID_CONFIGURATION, green stays on the source version, upgrade-prechecks.log on green's writer). Expected only
+    when step 01's precheck errors were acknowledged on purpose (the workshop path): then steps 03 and 04 go on to
+    read the log; otherwise the run stops here."""
+    p = step.params
+    ident = str(final["BlueGreenDeploymentIdentifier"])
+    events = [e["Message"] for e in step.rds.events("blue-green-deployment", ident)]
+    display.table(final.get("Tasks", []), ["Name", "Status"], title="Deployment tasks")
+    display.events(step.rds.events("blue-green-deployment", ident), "Deployment events")
+    expected = _precheck_failed(final) and bool(p.acknowledge_precheck_errors)
+    step.check("deploymentCreation", "warn" if expected else "fail",
+               {"status": final["Status"], "details": final.get("StatusDetails"), "events": events[-3:],
+                "precheck_failed": _precheck_failed(final)},
+               "Aurora's upgrade prechecks failed while creating green: step 04 reads and explains "
+               "upgrade-prechecks.log (runbook run --params … --from 04). Fix the objects on blue's writer, delete "
+               "the deployment with its green (DeleteTarget) and create it again.")
+    step.findings["creation_failed"] = {"status": final["Status"], "details": final.get("StatusDetails")}
+    if not expected:
+        raise RunbookError(f"Creating {p.deployment_name} failed: {final.get('StatusDetails') or final['Status']}. "
+                           + ("Aurora's upgrade prechecks found blockers; step 04 reads upgrade-prechecks.log "
+                              "(runbook run --params … --from 04)." if _precheck_failed(final) else
+                              "Read the deployment's events above."))
+    return final
+
+
 # -- 03 and 04 -----------------------------------------------------------------------------------------------
 def upgrade_green(step: Step) -> dict[str, Any]:
     """Aurora upgrades green while creating the deployment (the version was given at creation): verify it."""
@@ -158,6 +193,11 @@ def upgrade_green(step: Step) -> dict[str, Any]:
     deployment = step.rds.find_deployment(p.deployment_name)
     if deployment is None:
         raise RunbookError(f"No blue/green deployment named {p.deployment_name} exists. Run step 02 first.")
+    if deployment["Status"] == "INVALID_CONFIGURATION" and _precheck_failed(deployment):
+        step.check("greenVersion", "fail", {"deployment": deployment["Status"],
+                                            "details": deployment.get("StatusDetails")},
+                   "Aurora cancelled green's upgrade after its prechecks: step 04 reads upgrade-prechecks.log.")
+        return {"outcome": "cancelled"}
     if deployment["Status"] == "SWITCHOVER_COMPLETED":
         green = step.rds.cluster(p.source_db_cluster or "")
     else:
@@ -177,10 +217,53 @@ def upgrade_green(step: Step) -> dict[str, Any]:
 
 
 def read_precheck_log(step: Step) -> dict[str, Any]:
+    p = step.params
+    deployment = step.rds.find_deployment(p.deployment_name)
+    if deployment is not None and deployment["Status"] == "INVALID_CONFIGURATION" and _precheck_failed(deployment):
+        return _read_json_log(step, deployment)
     step.check("precheckLog", "skip", {"not_applicable": "the deployment was created on the target version without "
                                                          "a precheck failure; there is no log to read"})
     display.note("Not applicable for this cluster: creation succeeded, so there is no upgrade precheck log.")
     return {"not_applicable": True}
+
+
+def _read_json_log(step: Step, deployment: BlueGreenDeployment) -> dict[str, Any]:
+    """upgrade-prechecks.log of green's writer (Aurora writes it in JSON), read, explained and recorded."""
+    green = step.rds.cluster(str(deployment["Target"]).split(":")[-1], "the deployment's target")
+    writer = _writer_name(green) or ""
+    files = [f for f in step.rds.log_files(writer) if AURORA_PRECHECK_LOG in f["LogFileName"]]
+    if not files:
+        step.check("precheckLogPresent", "fail", {"instance": writer},
+                   f"{writer} has no {AURORA_PRECHECK_LOG}; read the green cluster's events.")
+        raise RunbookError(f"The creation failed but {writer} has no {AURORA_PRECHECK_LOG}.")
+    name = files[0]["LogFileName"]
+    text = step.rds.download_log(writer, name)
+    report = parse_log(text)
+    blocking = sorted({c.id for c, pr in report.problems() if pr.level == "Error"})
+    step.check("precheckLogPresent", "pass", {"instance": writer, "file": name, "format": getattr(report, "format",
+                                                                                                   None)})
+    step.findings["precheck_log"] = {"errors": report.errorCount, "warnings": report.warningCount,
+                                     "notices": report.noticeCount, "blocking": blocking}
+    display.preformatted(render_text(report), title=f"{writer}: {name}, explained")
+    return {"instance": writer, "name": name, "text": text, "report": report, "cluster": True}
+
+
+def fixes(step: Step, log: dict[str, Any]) -> dict[str, Any]:
+    """The fixes for the blocking findings, to run on blue's writer (they replicate to green); the deployment must
+    then be deleted with its green and created again (step 02 does not yet replace a failed cluster deployment)."""
+    p = step.params
+    report = log.get("report")
+    if report is None or not report.errorCount:
+        return {"outcome": "nothing-to-fix"}
+    blue = step.rds.cluster(p.source_db_cluster or "")
+    with db.connect(_endpoint(blue), p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
+        plan = [pr for pr in explain(report, conn)["problems"] if pr["level"] == "Error"]
+    display.table([{"check": pr["check"], "object": pr["dbObject"], "fix": pr["sql"] or pr["advice"]} for pr in plan],
+                  title="Fixes for the blocking findings (run them on blue's writer, through the cluster endpoint)")
+    step.findings["fixes"] = [{"check": pr["check"], "object": pr["dbObject"], "sql": pr["sql"]} for pr in plan]
+    raise RunbookError("Aurora's upgrade prechecks blocked the creation of green. Apply the fixes above on "
+                       f"{p.source_db_cluster}'s writer, delete deployment {p.deployment_name} with its green "
+                       "(DeleteTarget=true, before a switchover), and run the runbook again from step 01.")
 
 
 # -- 05 ------------------------------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
     them and stop), wait until green has them, and upgrade green again."""
     if log.get("not_applicable"):
         return {"not_applicable": True}
+    if log.get("cluster"):
+        return cluster_flow.fixes(step, log)
     from runbook_lib.steps.upgrade import upgrade_green
     p = step.params
     report = log.get("report")
