@@ -67,3 +67,20 @@ def test_cluster_blocker_fails_creation_and_step_04_explains_the_json_log(lab_pa
     log = json.loads((steps / "04.json").read_text())["findings"]
     assert "removedFunctionsCheck" in log["precheck_log"]["blocking"]
     assert any(f["check"] == "removedFunctionsCheck" for f in log["fixes"])
+
+
+@pytest.mark.e2e
+@pytest.mark.full
+def test_cluster_dry_run_changes_nothing(lab_paths: LabPaths) -> None:
+    done = runbook_cli("run", "--dry-run", "--params", "parameters/lab-aurora-mysql.yaml")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    rds = lab_rds(lab_paths)
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+    assert _cluster_names(rds) == [aurora_seed.CLUSTER]
+    calls = json.loads((run_dir / "steps" / "02.json").read_text())["rds_calls"]
+    assert [c["operation"] for c in calls] == ["create_blue_green_deployment"] and not calls[0]["performed"]
+
+
+def _cluster_names(rds: object) -> list[str]:
+    return [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]]  # type: ignore[attr-defined]

@@ -191,6 +191,9 @@ def upgrade_green(step: Step) -> dict[str, Any]:
     """Aurora upgrades green while creating the deployment (the version was given at creation): verify it."""
     p = step.params
     deployment = step.rds.find_deployment(p.deployment_name)
+    if deployment is None and p.dry_run:
+        display.note("Dry run: the deployment was only planned; green's version is given at its creation.")
+        return {"outcome": "dry-run"}
     if deployment is None:
         raise RunbookError(f"No blue/green deployment named {p.deployment_name} exists. Run step 02 first.")
     if deployment["Status"] == "INVALID_CONFIGURATION" and _precheck_failed(deployment):
@@ -319,6 +322,9 @@ def guardrails(step: Step) -> list[dict[str, Any]]:
     """Green's writer replicates from blue's writer, with little lag."""
     p = step.params
     deployment = step.rds.find_deployment(p.deployment_name)
+    if deployment is None and p.dry_run:
+        step.check("greenWriterReplicates", "skip", {"dry_run": "no deployment exists yet"})
+        return step.checks
     if deployment is None or deployment["Status"] != "AVAILABLE":
         step.check("deploymentAvailable", "fail" if deployment is None else "skip",
                    {"status": deployment and deployment["Status"]})
@@ -346,6 +352,12 @@ def switch_over(step: Step, settle_s: float = 2.0) -> dict[str, Any]:
     """The gate, the probe on the cluster endpoint and a read watch on the reader endpoint, the switchover."""
     p = step.params
     deployment = step.rds.find_deployment(p.deployment_name)
+    if deployment is None and p.dry_run:
+        gates.require_switchover(p, p.deployment_name, step.confirmations)
+        step.rds.plan("switchover_blue_green_deployment", BlueGreenDeploymentIdentifier=f"<{p.deployment_name}>",
+                      SwitchoverTimeout=p.switchover_timeout_s)
+        display.note(f"Dry run: would switch over {p.deployment_name} with a probe on the cluster endpoint.")
+        return {"observation": None, "dry_run": True}
     if deployment is None:
         raise RunbookError(f"No blue/green deployment named {p.deployment_name} exists. Run step 02 first.")
     ident = str(deployment["BlueGreenDeploymentIdentifier"])
@@ -395,7 +407,8 @@ def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
     p = step.params
     probe = result.get("probe")
     if probe is None:
-        step.findings["downtime"] = {"observed": False, "reason": "the switchover completed in an earlier run"}
+        step.findings["downtime"] = {"observed": False, "reason": "dry run" if result.get("dry_run") else
+                                     "the switchover completed in an earlier run"}
         return None
     prod = step.rds.cluster(p.source_db_cluster or "")
     with db.connect(_endpoint(prod), p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
@@ -445,6 +458,9 @@ def resolve(step: Step) -> ClusterTargets:
     records = history.about(ident, p.deployment_name)
     recorded = history.recorded(records, "blue_cluster_resource_id") or history.recorded(
         records, "old_cluster_resource_id")
+    if recorded is None and p.dry_run and deployment is None:
+        display.note("Dry run: nothing was created, so step 06 has nothing to delete.")
+        return ClusterTargets(p.deployment_name, None, None, None, ["dry run"])
     if recorded is None:
         raise RunbookError(f"No run recorded the blue cluster of {p.deployment_name}: step 06 deletes only what a run "
                            "of this runbook recorded. Nothing was deleted.")
