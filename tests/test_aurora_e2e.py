@@ -71,7 +71,8 @@ def test_cluster_blocker_fails_creation_and_step_04_explains_the_json_log(lab_pa
 
 @pytest.mark.e2e
 @pytest.mark.full
-def test_cluster_dry_run_changes_nothing(lab_paths: LabPaths) -> None:
+def test_cluster_dry_run_changes_nothing(lab: dict[str, object], lab_paths: LabPaths) -> None:
+    """A dry run keeps the lab as it is (`lab` gives it fresh): the cluster is seeded, nothing is created."""
     done = runbook_cli("run", "--dry-run", "--params", "parameters/lab-aurora-mysql.yaml")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run_dir = Path(done.stdout.strip().splitlines()[-1])
