@@ -60,7 +60,11 @@ def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: st
 
 
 def show(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
-    graph = topology(rds, source, deployment_name, title)
+    return _render(topology(rds, source, deployment_name, title))
+
+
+def _render(graph: graphviz.Digraph) -> graphviz.Digraph:
+    """SVG in a notebook, the DOT source elsewhere."""
     if display.in_notebook():
         display.show(display.ipython_display().SVG(graph.pipe(format="svg")))
     else:
@@ -115,9 +119,4 @@ def cluster_topology(rds: RdsFacade, source: str, deployment_name: str | None, t
 
 
 def show_cluster(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
-    graph = cluster_topology(rds, source, deployment_name, title)
-    if display.in_notebook():
-        display.show(display.ipython_display().SVG(graph.pipe(format="svg")))
-    else:
-        print(graph.source)
-    return graph
+    return _render(cluster_topology(rds, source, deployment_name, title))

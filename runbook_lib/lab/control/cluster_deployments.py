@@ -11,7 +11,7 @@ from runbook_lib.lab import aurora_catalog, moto_internals
 from runbook_lib.lab.control import clusters
 from runbook_lib.lab.control.clusters import install_rds_configuration
 from runbook_lib.lab.control.events import record_event
-from runbook_lib.lab.control.switchover import Switchover
+from runbook_lib.lab.control.switchover import Switchover, old_name
 from runbook_lib.lab.upgrade_precheck import aurora_precheck
 
 if TYPE_CHECKING:
@@ -184,13 +184,6 @@ def precheck_failed(lab: Lab, bgd: Any, plan: list[tuple[str, str, bool]], versi
                      "failed (upgrade-prechecks.log).")
 
 
-def old_cluster_name(lab: Lab, name: str) -> str:
-    n = 1
-    while f"{name}-old{n}" in lab.backend.clusters:
-        n += 1
-    return f"{name}-old{n}"
-
-
 def start(lab: Lab, bgd: Any, timeout_s: int) -> None:
     with lab.lock:
         run = ClusterSwitchover(lab, bgd, timeout_s)
@@ -259,7 +252,7 @@ class ClusterSwitchover(Switchover):
         blue_c, green_c = self.blue_cluster, self.green_cluster
         blue_name, green_name = self.blue_name, self.green_name
         with lab.lock:
-            old = old_cluster_name(lab, blue_name)
+            old = old_name(lab, blue_name, lab.backend.clusters)
             lab.backend.modify_db_cluster({"db_cluster_identifier": blue_name, "new_db_cluster_identifier": old})
             lab.backend.modify_db_cluster({"db_cluster_identifier": green_name, "new_db_cluster_identifier": blue_name})
             blue_c.status = green_c.status = "available"
