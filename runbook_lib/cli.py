@@ -26,6 +26,8 @@ def _lab(args: argparse.Namespace) -> int:
         state = client.status()
     if args.fleet and args.action in ("up", "reset"):
         state = client.seed_fleet()
+    if args.aurora and args.action in ("up", "reset"):
+        state = client.seed_aurora(seed_blocker=args.seed_blocker)
     if args.json:
         print(json.dumps(state, indent=2, default=str))
     elif state.get("running"):
@@ -33,6 +35,12 @@ def _lab(args: argparse.Namespace) -> int:
               f"{', TLS required (CA ' + str(state.get('ca_bundle')) + ')' if state.get('require_secure_transport') else ''})")
         for name, inst in state.get("instances", {}).items():
             print(f"  {name}: {inst['status']}, MySQL {inst['engine_version']}, endpoint 127.0.0.1:{inst['endpoint_port']}")
+        for cluster in state.get("clusters", []):
+            ends = cluster["endpoints"]
+            print(f"  cluster {cluster['identifier']}: {cluster['status']}, {cluster['engine_version']}, "
+                  f"writer {ends['cluster']['host']}:{ends['cluster']['port']}, reader "
+                  f"{ends['reader']['host']}:{ends['reader']['port']}, members "
+                  + ", ".join(m['identifier'] + (' (writer)' if m['writer'] else '') for m in cluster['members']))
     elif state.get("stopped"):
         print("lab stopped: every process it started has ended")
     else:
@@ -185,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("action", choices=["up", "down", "reset", "status"])
     lab.add_argument("--json", action="store_true")
     lab.add_argument("--seed-blocker", action="store_true", help="seed a 5.7->8.0 upgrade blocker")
+    lab.add_argument("--aurora", action="store_true",
+                     help="also seed an Aurora MySQL 2.11 cluster (writer and reader) with its 3.x target groups")
     lab.add_argument("--fleet", action="store_true",
                      help="also seed a fleet: more instances (5.7, 8.0, -old1, one in a deployment) and a second Region")
     lab.add_argument("--require-secure-transport", action=argparse.BooleanOptionalAction, default=None,

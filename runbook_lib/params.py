@@ -21,7 +21,7 @@ _INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,59}(?<!-)$")
 _GROUP_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 _SNAPSHOT_ID = _GROUP_NAME
-_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-.][A-Za-z0-9.]+)?$")
+_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+(?:[-.][A-Za-z0-9.]+)?|\.mysql_aurora\.\d+\.\d+\.\d+)$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -42,6 +42,10 @@ TlsMode = Literal["verify-identity", "verify-ca", "required", "off"]
 _SECRET_KEYS = re.compile(r"(pass(word)?|passwd|secret(?!_id)|token|credential)", re.I)
 
 _RULES = {
+    "source_db_cluster": (_INSTANCE_ID, "an Aurora DB cluster identifier: 1-63 letters, digits or hyphens, starting "
+                          "with a letter, no trailing or double hyphen"),
+    "green_cluster_parameter_group": (_GROUP_NAME, "a DB cluster parameter group name: letters, digits and hyphens, "
+                                      "starting with a letter, no trailing or double hyphen"),
     "source_db_instance": (_INSTANCE_ID, "an RDS DB instance identifier: 1-63 letters, digits or hyphens, "
                            "starting with a letter, no trailing or double hyphen"),
     "deployment_name": (_DEPLOYMENT_NAME, "a blue/green deployment name: 1-60 letters, digits or hyphens, "
@@ -52,7 +56,7 @@ _RULES = {
                            "with a letter, no trailing or double hyphen"),
     "final_snapshot_id": (_SNAPSHOT_ID, "a DB snapshot identifier: letters, digits and hyphens, starting "
                           "with a letter, no trailing or double hyphen"),
-    "target_engine_version": (_VERSION, "an engine version such as 8.0.39"),
+    "target_engine_version": (_VERSION, "an engine version such as 8.0.39 (Aurora MySQL: 8.0.mysql_aurora.3.05.2)"),
     "region": (_REGION, "an AWS Region name such as us-east-1"),
     "db_password_env": (_ENV_VAR, "the NAME of an environment variable (letters, digits, underscore), "
                         "not the password itself"),
@@ -72,6 +76,11 @@ class RunbookParams(BaseModel):
     endpoint_url: str | None = None
     endpoint_urls: dict[str, str] = Field(default_factory=dict)  # per service (aws mode): rds, sts, iam, ...
     source_db_instance: str = "database-1"
+    # An Aurora MySQL cluster instead of an instance (docs/aurora-mysql.md): the steps walk the cluster, its writer
+    # and readers; green_parameter_group then names green's DB (instance) parameter group, and
+    # green_cluster_parameter_group green's DB cluster parameter group.
+    source_db_cluster: str | None = None
+    green_cluster_parameter_group: str | None = None
     deployment_name: str = "bg-deployment"
     target_engine_version: str = "8.0.39"
     green_parameter_group: str = "pg-mysql-80"
@@ -181,6 +190,10 @@ class RunbookParams(BaseModel):
                              f"certificate verified (tls: {self.tls_mode}). Download the RDS bundle from "
                              f"{RDS_CA_BUNDLE_URL} and set ca_bundle to its absolute path (or, knowingly, set tls: "
                              "required or off, which step 01 records as a warning)")
+        if self.source_db_cluster and not self.green_cluster_parameter_group:
+            raise ValueError("green_cluster_parameter_group is needed with source_db_cluster: name the DB cluster "
+                             "parameter group of the target version's family that green's cluster gets (with "
+                             "binlog_format on), e.g. aurora-mysql80-cluster")
         if self.mode == "lab" and self.endpoint_urls:
             raise ValueError("endpoint_urls is for aws mode (the lab serves every service at one endpoint): remove it "
                              "or use endpoint_url")

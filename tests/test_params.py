@@ -12,7 +12,8 @@ from conftest import ROOT
 from runbook_lib.params import ParamsError, load, validate
 
 
-@pytest.mark.parametrize("name", ["lab.yaml", "workshop.yaml", "production.example.yaml"])
+@pytest.mark.parametrize("name", ["lab.yaml", "workshop.yaml", "production.example.yaml", "lab-aurora-mysql.yaml",
+                                  "aws-aurora-mysql.example.yaml"])
 def test_shipped_parameter_files_are_valid(name: str) -> None:
     load(ROOT / "parameters" / name)
 
@@ -69,3 +70,15 @@ def test_params_check_cli(tmp_path: Path) -> None:
     good = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "params", "check",
                            str(ROOT / "parameters" / "lab.yaml")], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
+
+
+def test_a_cluster_needs_its_green_cluster_parameter_group() -> None:
+    with pytest.raises(ParamsError) as refused:
+        validate({"source_db_cluster": "aurora-1", "target_engine_version": "8.0.mysql_aurora.3.05.2"})
+    assert "green_cluster_parameter_group" in str(refused.value)
+    params = validate({"source_db_cluster": "aurora-1", "target_engine_version": "8.0.mysql_aurora.3.05.2",
+                       "green_cluster_parameter_group": "aurora-mysql80-cluster"})
+    assert params.source_db_cluster == "aurora-1"
+    with pytest.raises(ParamsError) as bad:
+        validate({"target_engine_version": "8.0.mysql_aurora.3"})
+    assert "target_engine_version" in str(bad.value)

@@ -203,6 +203,62 @@ class RdsFacade:
                               BlueGreenDeploymentIdentifier=identifier, **extra)
         return cast("BlueGreenDeployment", result["BlueGreenDeployment"]) if result else None
 
+    # -- Aurora clusters (untyped: the runbook reads few of their fields) ------------------------
+    def find_cluster(self, identifier: str) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", self._find(
+            "describe_db_clusters", "DBClusters", "DBClusterNotFoundFault", f"Describing DB cluster {identifier}",
+            DBClusterIdentifier=identifier))
+
+    def cluster(self, identifier: str, parameter: str = "source_db_cluster") -> dict[str, Any]:
+        found = self.find_cluster(identifier)
+        if found is None:
+            raise NotFound(f"DB cluster '{identifier}' does not exist in this account and Region (parameter "
+                           f"{parameter}). Check the name with 'aws rds describe-db-clusters' or fix the parameter "
+                           "file; nothing was changed.")
+        return found
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return list(self._pages("describe_db_clusters", "DBClusters", "Listing DB clusters"))
+
+    def cluster_by_resource_id(self, resource_id: str) -> dict[str, Any] | None:
+        """The cluster that carries this DbClusterResourceId now, whatever its name."""
+        found = self._pages("describe_db_clusters", "DBClusters", f"Looking up {resource_id}")
+        return next((c for c in found if c.get("DbClusterResourceId") == resource_id), None)
+
+    def cluster_parameters(self, group: str) -> dict[str, dict[str, Any]]:
+        return {p["ParameterName"]: p for p in self._pages(
+            "describe_db_cluster_parameters", "Parameters", f"Reading cluster parameter group {group}",
+            DBClusterParameterGroupName=group)}
+
+    def create_cluster_deployment(self, name: str, source_arn: str, engine_version: str, cluster_group: str,
+                                  instance_group: str | None, tags: list[dict[str, str]] | None = None
+                                  ) -> BlueGreenDeployment | None:
+        """Aurora allows the target version and cluster parameter group at creation (the Aurora overview)."""
+        extra = {"TargetDBParameterGroupName": instance_group} if instance_group else {}
+        result = self._mutate(
+            "create_blue_green_deployment", f"Creating blue/green deployment {name}",
+            BlueGreenDeploymentName=name, Source=source_arn, TargetEngineVersion=engine_version,
+            TargetDBClusterParameterGroupName=cluster_group, Tags=tags or [], **extra)
+        return cast("BlueGreenDeployment", result["BlueGreenDeployment"]) if result else None
+
+    def delete_cluster(self, identifier: str, final_snapshot_id: str | None) -> dict[str, Any] | None:
+        args: dict[str, Any] = {"DBClusterIdentifier": identifier}
+        if final_snapshot_id:
+            args["FinalDBSnapshotIdentifier"] = final_snapshot_id
+        else:
+            args["SkipFinalSnapshot"] = True
+        return self._mutate("delete_db_cluster", f"Deleting DB cluster {identifier}", **args)
+
+    def delete_cluster_instance(self, identifier: str) -> dict[str, Any] | None:
+        """An Aurora instance: no snapshot of its own (the cluster's final snapshot holds the data)."""
+        return self._mutate("delete_db_instance", f"Deleting DB instance {identifier}",
+                            DBInstanceIdentifier=identifier)
+
+    def find_cluster_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", self._find(
+            "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBClusterSnapshotNotFoundFault",
+            f"Describing cluster snapshot {snapshot_id}", DBClusterSnapshotIdentifier=snapshot_id))
+
     # -- logs and events -------------------------------------------------------------------------
     def log_files(self, identifier: str, contains: str | None = None) -> list[LogFile]:
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier}

@@ -17,10 +17,10 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from runbook_lib.lab import moto_internals
+from runbook_lib.lab import aurora_seed, moto_internals
 from runbook_lib.lab.api.iam import LabIamResponse
 from runbook_lib.lab.api.rds import LabRDSResponse
-from runbook_lib.lab.control import instances
+from runbook_lib.lab.control import clusters, instances
 from runbook_lib.lab.control.core import DEFAULT_TIME_SCALE, Lab
 from runbook_lib.lab.dataplane.mariadb_servers import Admin
 from runbook_lib.lab.dataplane.mysql import Credentials
@@ -110,10 +110,12 @@ class LabApp:
                                    if i.dbi_resource_id in self.lab.data.servers
                                    and self.lab.data.servers[i.dbi_resource_id].proc else None)}
                 for i in self.lab.backend.databases.values()}
+            cluster_rows = clusters.status(self.lab)
         return {"running": True, "endpoint_url": self.endpoint_url, "region": self.lab.region, "pid": os.getpid(),
                 "ca_bundle": str(self.lab.data.tls["ca"]) if self.lab.data.tls else None,
                 "require_secure_transport": self.require_secure_transport,
                 "lab_dir": str(self.lab.paths.root), "time_scale": self.lab.time_scale, "instances": instances,
+                "clusters": cluster_rows,
                 "endpoints": self.lab.data.router.snapshot(), "faults": vars(self.lab.faults),
                 "failures": self.lab.failures[-5:]}
 
@@ -135,6 +137,11 @@ class LabApp:
                 self.lab.clear()
                 seed(self.lab, bool(body.get("seed_blocker", False)), self.require_secure_transport,
                      not body.get("without_target_groups", False))
+                if body.get("aurora"):
+                    aurora_seed.seed(self.lab, bool(body.get("seed_blocker", False)))
+                return _json(self.status())
+            if path == "aurora" and request.method == "POST":
+                aurora_seed.seed(self.lab, bool(body.get("seed_blocker", False)))
                 return _json(self.status())
             if path == "checksums":
                 return _json(self.lab.run_sync(self.lab.checksums))
@@ -162,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--require-secure-transport", action="store_true",
                     help="the servers refuse plain connections (require_secure_transport=1 in the lab's groups)")
     ap.add_argument("--without-target-groups", action="store_true")
+    ap.add_argument("--aurora", action="store_true", help="also seed the Aurora MySQL cluster (lab/aurora_seed.py)")
     ap.add_argument("--time-scale", type=float, default=float(os.environ.get("RUNBOOK_LAB_TIME_SCALE",
                                                                              DEFAULT_TIME_SCALE)))
     args = ap.parse_args(argv)
@@ -185,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         from runbook_lib.lab import upgrade_precheck as prechecks
         lab.precheck = prechecks.lab_precheck(lab.creds)
         seed(lab, args.seed_blocker, args.require_secure_transport, not args.without_target_groups)
+        if args.aurora:
+            aurora_seed.seed(lab, args.seed_blocker)
         paths.write_private(paths.status_file, {k: v for k, v in app.status().items()
                                                 if k in ("running", "endpoint_url", "region", "pid", "lab_dir", "ca_bundle",
                                                          "time_scale", "require_secure_transport")})

@@ -21,6 +21,8 @@ from moto.iam.responses import IamResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds.exceptions import (
     BlueGreenDeploymentNotFoundFault,
+    DBClusterNotFoundError,
+    DBClusterParameterGroupNotFoundError,
     DBInstanceNotFoundError,
     DBParameterGroupNotFoundError,
     DBSnapshotAlreadyExistsError,
@@ -29,10 +31,20 @@ from moto.rds.exceptions import (
     OptionGroupNotFoundFaultError,
     RDSClientError,
 )
-from moto.rds.models import BlueGreenDeployment, BlueGreenDeploymentTask, DBInstance, SwitchoverDetails, rds_backends
+from moto.rds.models import (
+    BlueGreenDeployment,
+    BlueGreenDeploymentTask,
+    DBCluster,
+    DBInstance,
+    DBInstanceClustered,
+    SwitchoverDetails,
+    rds_backends,
+)
 from moto.rds.responses import RDSResponse
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "ActionResult", "BlueGreenDeployment", "BlueGreenDeploymentNotFoundFault",
+           "DBCluster", "DBClusterNotFoundError", "DBClusterParameterGroupNotFoundError", "DBInstanceClustered",
+           "LabDBCluster", "LabDBInstanceClustered", "adopt_cluster", "join_cluster", "CLUSTER_HOST", "READER_HOST", "new_cluster_parameter_group",
            "DBInstance", "DBInstanceNotFoundError", "DBParameterGroupNotFoundError", "DBSnapshotAlreadyExistsError",
            "IamResponse", "InvalidParameterCombination", "InvalidParameterValue", "LabDBInstance",
            "MotoRequestHandler", "OptionGroupNotFoundFaultError", "RDSClientError", "RDSResponse", "adopt",
@@ -41,7 +53,10 @@ __all__ = ["DEFAULT_ACCOUNT_ID", "ActionResult", "BlueGreenDeployment", "BlueGre
 
 # What the lab reads and writes on moto's objects (checked by tests/test_moto_internals.py).
 RDS_BACKEND_ATTRIBUTES = ("databases", "blue_green_deployments", "db_parameter_groups", "option_groups",
-                          "database_snapshots", "events")
+                          "database_snapshots", "events", "clusters", "db_cluster_parameter_groups",
+                          "cluster_snapshots")
+CLUSTER_ATTRIBUTES = ("db_cluster_identifier", "db_cluster_resource_id", "db_cluster_arn", "status", "engine",
+                      "engine_version", "parameter_group", "port", "backup_retention_period", "tags")
 INSTANCE_ATTRIBUTES = ("db_instance_identifier", "dbi_resource_id", "status", "engine", "engine_version",
                        "db_parameter_group_name", "option_group_name", "source_db_instance_identifier",
                        "is_replica", "replicas", "tags", "port", "db_instance_arn", "backup_retention_period")
@@ -83,9 +98,73 @@ class LabDBInstance(DBInstance):
         return "127.0.0.1"
 
 
+class LabDBInstanceClustered(DBInstanceClustered):
+    """A moto Aurora instance whose endpoint is the lab's loopback proxy for its name."""
+
+    lab_endpoint_port: int = 0
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1"
+
+
 def adopt(inst: Any) -> None:
     """Make a DB instance moto created answer with the lab's endpoint (moto builds the address from the name)."""
-    inst.__class__ = LabDBInstance
+    inst.__class__ = LabDBInstanceClustered if isinstance(inst, DBInstanceClustered) else LabDBInstance
+
+
+# The lab's cluster endpoints: the same port on two loopback addresses, as Aurora's cluster and reader endpoints
+# are two DNS names on the cluster's one port (docs/lab-rules.md).
+CLUSTER_HOST, READER_HOST = "127.0.0.1", "127.0.0.2"
+
+
+class LabDBCluster(DBCluster):
+    """A moto cluster whose members are matched by the cluster's resource id (moto matches names, so a rename
+    moves instances between clusters) and whose endpoints are the lab's loopback proxies."""
+
+    @property
+    def _members(self) -> list[Any]:
+        return [i for i in self.backend.databases.values() if isinstance(i, DBInstanceClustered)
+                and getattr(i, "lab_cluster_resource_id", None) == self.db_cluster_resource_id]
+
+    @property
+    def status(self) -> str:  # moto flips `creating` to `available` on the first read; the lab moves it itself
+        return str(self._status)
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
+
+    @property
+    def db_cluster_members(self) -> list[dict[str, Any]]:
+        """moto says `in-sync` always; the lab keeps `pending-reboot` after a static change until a reboot."""
+        return [{"DBInstanceIdentifier": m.db_instance_identifier, "IsClusterWriter": m.is_cluster_writer,
+                 "DBClusterParameterGroupStatus": getattr(m, "lab_cluster_group_status", "in-sync"),
+                 "PromotionTier": m.promotion_tier} for m in self.members]
+
+    @property
+    def endpoint(self) -> str:
+        return CLUSTER_HOST
+
+    @property
+    def reader_endpoint(self) -> str:
+        return READER_HOST
+
+
+def adopt_cluster(cluster: Any) -> None:
+    cluster.__class__ = LabDBCluster
+
+
+def join_cluster(inst: Any, cluster: Any) -> None:
+    """Record the member's cluster by resource id (names move at switchover, resource ids do not)."""
+    inst.lab_cluster_resource_id = cluster.db_cluster_resource_id
+    inst.cluster = cluster
+    inst.db_cluster_identifier = cluster.db_cluster_identifier
+
+
+def new_cluster_parameter_group(backend: Any, name: str, family: str, description: str) -> Any:
+    """A cluster parameter group record created by the lab itself (RDS's default groups)."""
+    return backend.create_db_cluster_parameter_group(name, family, description, [])
 
 
 def moto_app(rds_dispatch: Any, iam_dispatch: Any, region: str) -> Any:

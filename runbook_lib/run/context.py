@@ -145,6 +145,10 @@ class Step:
         self.record.fail(error)
 
     def show_topology(self, moment: str) -> None:
+        if self.params.source_db_cluster:
+            diagram.show_cluster(self.rds, self.params.source_db_cluster, self.params.deployment_name,
+                                 f"{moment}: step {self.number} — {self.title}")
+            return
         diagram.show(self.rds, self.params.source_db_instance, self.params.deployment_name,
                      f"{moment}: step {self.number} — {self.title}")
 

@@ -110,6 +110,8 @@ def _run_locked(params: RunbookParams, params_file: str, start_from: str, keep_l
                     "the lab before step 01 (unless --keep-lab), which would pull it from under that run: wait for "
                     "it to finish, or pass --keep-lab. Nothing was changed.", others[0])
             lab_client.reset(seed_blocker=params.lab_seed_blocker, region=params.region)
+        if params.source_db_cluster:  # the cluster flow: the lab's Aurora cluster beside the instance (idempotent)
+            lab_client.seed_aurora(seed_blocker=params.lab_seed_blocker)
         print(f"lab ready in {time.monotonic() - started:.1f} s", file=log)
     previous = _latest_run() if start_from != "01" else None
     folder = RunFolder.create(root, run_id)

@@ -12,6 +12,7 @@ from runbook_lib.engines.mysql.upgrade_checks import parse_log, render_text, run
 from runbook_lib.engines.mysql.upgrade_checks.explain import explain
 from runbook_lib.errors import RunbookError
 from runbook_lib.run.context import Step
+from runbook_lib.steps import cluster_flow
 from runbook_lib.steps.sides import current, current_or_planned
 from runbook_lib.ui import display
 
@@ -19,6 +20,8 @@ PRECHECK_LOG = "PrePatchCompatibility.log"
 
 
 def read_precheck_log(step: Step) -> dict[str, Any]:
+    if step.params.source_db_cluster:
+        return cluster_flow.read_precheck_log(step)
     sides = current_or_planned(step)
     if sides is None:
         display.note("Dry run: the deployment does not exist, so there is no log to read yet.")
@@ -60,6 +63,10 @@ def read_precheck_log(step: Step) -> dict[str, Any]:
 def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> dict[str, Any]:
     """If the upgrade was cancelled: apply the fixes the log calls for on blue (lab mode; in AWS mode print
     them and stop), wait until green has them, and upgrade green again."""
+    if log.get("not_applicable"):
+        return {"not_applicable": True}
+    if log.get("cluster"):
+        return cluster_flow.fixes(step, log)
     from runbook_lib.steps.upgrade import upgrade_green
     p = step.params
     report = log.get("report")

@@ -65,9 +65,63 @@ def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: st
 
 
 def show(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
-    graph = topology(rds, source, deployment_name, title)
+    return _render(topology(rds, source, deployment_name, title))
+
+
+def _render(graph: graphviz.Digraph) -> graphviz.Digraph:
+    """SVG in a notebook, the DOT source elsewhere."""
     if display.in_notebook():
         display.show(display.ipython_display().SVG(graph.pipe(format="svg")))
     else:
         print(graph.source)
     return graph
+
+
+def cluster_topology(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
+    """Aurora clusters: the source cluster, its green twin and old (-oldN) copies, each with its instances (writer,
+    readers), its cluster endpoint (writes) and reader endpoint (reads), and replication writer to writer."""
+    clusters = [c for c in rds.clusters() if c["DBClusterIdentifier"] == source
+                or c["DBClusterIdentifier"].startswith(source + "-")]
+    deployment = rds.find_deployment(deployment_name) if deployment_name else None
+    g = graphviz.Digraph("topology", graph_attr={"rankdir": "LR", "label": title, "labelloc": "t",
+                                                 "fontname": "Helvetica", "fontsize": "16", "compound": "true"},
+                         node_attr={"fontname": "Helvetica", "fontsize": "11"})
+    g.node("clients", "Applications", shape="box3d")
+    writers: dict[str, str] = {}
+    for cluster in clusters:
+        name = cluster["DBClusterIdentifier"]
+        role = "blue" if name == source else "green" if "-green-" in name else "old"
+        with g.subgraph(name=f"cluster_{name}") as sub:
+            sub.attr(label=f"{name}\\nAurora MySQL {cluster['EngineVersion']} · {cluster['Status']}\\n"
+                           f"cluster params: {cluster.get('DBClusterParameterGroup', '')}",
+                     style="filled", fillcolor=_COLOURS[role])
+            for member in cluster.get("DBClusterMembers", []):
+                inst = member["DBInstanceIdentifier"]
+                kind = "writer" if member["IsClusterWriter"] else "reader"
+                sub.node(inst, f"{inst}\\n{kind}", shape="cylinder", style="filled", fillcolor="white")
+                if member["IsClusterWriter"]:
+                    writers[role] = inst
+            for kind, key in (("cluster endpoint", "Endpoint"), ("reader endpoint", "ReaderEndpoint")):
+                sub.node(f"{kind}_{name}", f"{kind}\\n{cluster.get(key, '?')}:{cluster.get('Port', '?')}",
+                         shape="note", fontsize="10")
+        members = cluster.get("DBClusterMembers", [])
+        writer = next((m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]), None)
+        reader = next((m["DBInstanceIdentifier"] for m in members if not m["IsClusterWriter"]), writer)
+        if writer:
+            g.edge(f"cluster endpoint_{name}", writer, style="dashed", arrowhead="none")
+        if reader:
+            g.edge(f"reader endpoint_{name}", reader, style="dashed", arrowhead="none")
+        if role != "old":
+            g.edge("clients", f"cluster endpoint_{name}", label="writes" if role == "blue" else "tests")
+            if role == "blue":
+                g.edge("clients", f"reader endpoint_{name}", label="reads", style="dotted")
+    if "blue" in writers and "green" in writers:
+        g.edge(writers["blue"], writers["green"], label="binlog replication", color="#0d6efd", penwidth="2")
+    if deployment:
+        g.node("bgd", f"blue/green deployment {deployment['BlueGreenDeploymentName']}\\n{deployment['Status']}",
+               shape="component")
+    return g
+
+
+def show_cluster(rds: RdsFacade, source: str, deployment_name: str | None, title: str) -> graphviz.Digraph:
+    return _render(cluster_topology(rds, source, deployment_name, title))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runbook_lib.lab import aurora_catalog, option_catalog, parameter_defaults
 from runbook_lib.lab import engine_versions as catalog
-from runbook_lib.lab import option_catalog, parameter_defaults
-from runbook_lib.lab.control import deployments, instances, switchover
+from runbook_lib.lab.api.clusters import ClusterAPI, is_cluster_arn
+from runbook_lib.lab.control import cluster_deployments, clusters, deployments, instances, switchover
 from runbook_lib.lab.control.core import LOG_PORTION_LINES, Lab
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.moto_internals import (
@@ -50,7 +51,7 @@ def _page(items: list[Any], params: Any, default: int = 100) -> tuple[list[Any],
     return chunk, (str(start + size) if start + size < len(items) else None)
 
 
-class LabRDSResponse(RDSResponse):
+class LabRDSResponse(ClusterAPI, RDSResponse):
     """Bound to one Lab by `bind`; moto creates one instance per request."""
 
     lab: Lab
@@ -68,7 +69,8 @@ class LabRDSResponse(RDSResponse):
     def _group_family(self, group: str) -> str | None:
         if group not in self.backend.db_parameter_groups:
             raise DBParameterGroupNotFoundError(group)
-        return self.backend.db_parameter_groups[group].family
+        family = self.backend.db_parameter_groups[group].family
+        return str(family) if family else None
 
     def _check_version(self, current: str, target: str, allow_major: bool | None) -> None:
         if target == current:
@@ -101,6 +103,8 @@ class LabRDSResponse(RDSResponse):
 
     # -- instances (moto: available at once, one DbiResourceId for all) ------------------------------------
     def create_db_instance(self) -> ActionResult:
+        if self.params.get("DBClusterIdentifier"):
+            return self.create_cluster_instance()
         version = self.params.get("EngineVersion")
         if self.params.get("Engine") == "mysql" and version and not catalog.family_of(version):
             raise InvalidParameterCombination(f"Cannot find version {version} for mysql")
@@ -154,6 +158,8 @@ class LabRDSResponse(RDSResponse):
 
     def delete_db_instance(self) -> ActionResult:
         inst = self._instance(self.params.get("DBInstanceIdentifier"))
+        if hasattr(inst, "lab_cluster_resource_id"):
+            return self.delete_cluster_instance(inst)
         final = self.params.get("FinalDBSnapshotIdentifier")
         skip = _bool(self.params.get("SkipFinalSnapshot", False))
         if not final and not skip:
@@ -315,6 +321,7 @@ class LabRDSResponse(RDSResponse):
         version = self.params.get("EngineVersion")
         family = self.params.get("DBParameterGroupFamily")
         records = [catalog.engine_version_record(v) for v in sorted(catalog.MYSQL_VERSIONS, key=lambda v: tuple(map(int, v.split("."))))]
+        records += [aurora_catalog.engine_version_record(v) for v in aurora_catalog.sorted_versions()]
         records = [r for r in records if (not engine or r["Engine"] == engine)
                    and (not version or r["EngineVersion"] == version or r["EngineVersion"].startswith(version + "."))
                    and (not family or r["DBParameterGroupFamily"] == family)]
@@ -333,6 +340,12 @@ class LabRDSResponse(RDSResponse):
                 "letters, digits or hyphens, start with a letter, and not end with a hyphen or contain two "
                 "consecutive hyphens.")
         source = self.params.get("Source") or ""
+        for existing in self.backend.blue_green_deployments.values():
+            if existing.blue_green_deployment_name == name:
+                raise RDSClientError("BlueGreenDeploymentAlreadyExistsFault",
+                                     f"A blue/green deployment with the name {name} already exists.")
+        if is_cluster_arn(source):
+            return self.create_cluster_deployment(name, source)
         blue = self.backend.find_db_from_id(source) if source.startswith("arn:") else self._instance(source)
         if blue.backup_retention_period in (0, "0", None):
             raise _state_error(f"Automated backups must be enabled on {blue.db_instance_identifier} "
@@ -380,7 +393,10 @@ class LabRDSResponse(RDSResponse):
             raise RDSClientError("InvalidBlueGreenDeploymentStateFault",
                                  f"The blue/green deployment {bgd.blue_green_deployment_identifier} is "
                                  f"{bgd.status}; only an AVAILABLE deployment can be switched over.")
-        switchover.start(self.lab, bgd, timeout)
+        if hasattr(bgd, "lab_clusters"):
+            cluster_deployments.start(self.lab, bgd, timeout)
+        else:
+            switchover.start(self.lab, bgd, timeout)
         return ActionResult({"BlueGreenDeployment": bgd})
 
     def delete_blue_green_deployment(self) -> ActionResult:
@@ -396,9 +412,16 @@ class LabRDSResponse(RDSResponse):
         if bgd.status in ("PROVISIONING", "SWITCHOVER_IN_PROGRESS"):
             raise RDSClientError("InvalidBlueGreenDeploymentStateFault",
                                  f"The blue/green deployment is {bgd.status} and can't be deleted now.")
-        source = self.backend.find_db_from_id(bgd.source)
-        target = self.backend.find_db_from_id(bgd.target)
-        clear_on = [source.dbi_resource_id] + ([target.dbi_resource_id] if bgd.status == "SWITCHOVER_COMPLETED" else [])
+        if hasattr(bgd, "lab_clusters"):
+            writers = [(b, g) for b, g in bgd.lab_pairs if (self.lab.by_dbi(g) or self.lab.by_dbi(b)) is not None]
+            clear_on = [b for b, _g in writers] + ([g for _b, g in writers] if bgd.status == "SWITCHOVER_COMPLETED"
+                                                   else [])
+            target = self._cluster(bgd.target)
+        else:
+            source = self.backend.find_db_from_id(bgd.source)
+            target = self.backend.find_db_from_id(bgd.target)
+            clear_on = [source.dbi_resource_id] + ([target.dbi_resource_id] if bgd.status == "SWITCHOVER_COMPLETED"
+                                                   else [])
         self.backend.blue_green_deployments.pop(bgd.blue_green_deployment_identifier)
         bgd.status = "DELETING"
         record_event(self.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
@@ -408,7 +431,9 @@ class LabRDSResponse(RDSResponse):
                 if dbi in self.lab.data.servers:
                     self.lab.data.write_topology(dbi, [])
         self.lab.submit("clear topology", clear_topology)
-        if delete_target:
+        if delete_target and hasattr(bgd, "lab_clusters"):
+            clusters.delete_with_members(self.lab, target)
+        elif delete_target:
             instances.delete(self.lab, target, None)
         return ActionResult({"BlueGreenDeployment": bgd})
 

@@ -37,6 +37,6 @@ class LabEvent:
 
 
 def record_event(backend: Any, source_type: str, source_identifier: str, message: str) -> None:
-    kind = {"db-instance": "db", "blue-green-deployment": "deployment"}.get(source_type, source_type)
+    kind = {"db-instance": "db", "db-cluster": "cluster", "blue-green-deployment": "deployment"}.get(source_type, source_type)
     arn = f"arn:aws:rds:{backend.region_name}:{backend.account_id}:{kind}:{source_identifier}"
     backend.events.append(LabEvent(source_type, source_identifier, message, arn))

@@ -20,10 +20,12 @@ class Abort(Exception):
     """A switchover guardrail or timeout: roll back, report, keep the lab running."""
 
 
-def old_name(lab: Lab, name: str) -> str:
-    """`<name>-old1`, or the next free `-oldN` when that name is taken (user guide; Aurora overview)."""
+def old_name(lab: Lab, name: str, taken: Any = None) -> str:
+    """`<name>-old1`, or the next free `-oldN` when that name is taken (user guide; Aurora overview). `taken`: the
+    names of the resource kind (default the instances; the clusters for a cluster)."""
+    names = lab.backend.databases if taken is None else taken
     n = 1
-    while f"{name}-old{n}" in lab.backend.databases:
+    while f"{name}-old{n}" in names:
         n += 1
     return f"{name}-old{n}"
 

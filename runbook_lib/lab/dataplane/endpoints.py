@@ -57,11 +57,12 @@ class EndpointRouter:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
 
     # -- routing -----------------------------------------------------------------------------------
-    def add(self, name: str, target: int | None, port: int = 0) -> int:
-        """Open an endpoint for `name` (on `port`, or a free one) forwarding to server port `target`."""
-        return int(self._run(self._add(name, target, port)))
+    def add(self, name: str, target: int | None, port: int = 0, host: str | None = None) -> int:
+        """Open an endpoint for `name` (on `port`, or a free one; on `host`, default the router's) forwarding to
+        server port `target`."""
+        return int(self._run(self._add(name, target, port, host or self.host)))
 
-    async def _add(self, name: str, target: int | None, port: int) -> int:
+    async def _add(self, name: str, target: int | None, port: int, host: str) -> int:
         if name in self._listeners:
             self._listeners[name].target = target
             return self._listeners[name].port
@@ -70,7 +71,7 @@ class EndpointRouter:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._serve(holder["l"], reader, writer)
 
-        server = await asyncio.start_server(handle, self.host, port)
+        server = await asyncio.start_server(handle, host, port)
         bound = server.sockets[0].getsockname()[1]
         holder["l"] = listener = _Listener(name, bound, target, server)
         listener.reopened.set()
