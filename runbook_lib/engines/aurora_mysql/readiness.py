@@ -9,9 +9,10 @@ rules make no AWS call themselves except `iam_permissions`, which simulates the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any
 
-Result = Literal["pass", "warn", "fail"]
+from runbook_lib.engines.check_record import CheckRecord, record
+
 Parameters = Mapping[str, Mapping[str, Any]]
 
 # Aurora overview, limitations: "Aurora MySQL versions 2.08 and 2.09 aren't supported as a source or target".
@@ -28,19 +29,6 @@ CLUSTER_IAM_ACTIONS = sorted({
     "rds:DescribeBlueGreenDeployments", "rds:DescribeDBClusterParameters", "rds:DescribeDBClusterParameterGroups",
     "rds:DescribeDBClusterEndpoints", "rds:DescribeDBEngineVersions", "rds:DescribeEvents",
     "rds:CreateDBClusterSnapshot", "rds:DescribeDBClusterSnapshots"})
-
-
-class CheckRecord(TypedDict):
-    id: str
-    result: Result
-    evidence: dict[str, Any]
-    remediation: str | None
-
-
-def record(check_id: str, result: Result, evidence: dict[str, Any], remediation: str | None) -> CheckRecord:
-    """The shape of Step.check records; the remediation is kept only when there is something to fix."""
-    return {"id": check_id, "result": result, "evidence": evidence,
-            "remediation": remediation if result != "pass" else None}
 
 
 def aurora_version(version: str) -> str:

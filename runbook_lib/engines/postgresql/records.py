@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 import psycopg
 
-Result = Literal["pass", "warn", "fail"]
+from runbook_lib.engines.check_record import CheckRecord as CheckRecord
+from runbook_lib.engines.check_record import Result as Result
+from runbook_lib.engines.check_record import record as record
+
 Conn = psycopg.Connection[Any]
 # A parameter group as describe_db_parameters / describe_db_cluster_parameters return it, by name.
 Parameters = dict[str, dict[str, Any]]
-
-
-class CheckRecord(TypedDict):
-    id: str
-    result: Result
-    evidence: dict[str, Any]
-    remediation: str | None
-
-
-def record(check_id: str, result: Result, evidence: dict[str, Any], remediation: str | None) -> CheckRecord:
-    """A record; the remediation is kept only when there is something to fix."""
-    return {"id": check_id, "result": result, "evidence": evidence,
-            "remediation": remediation if result != "pass" else None}
 
 
 def parameter(params: Parameters | None, name: str) -> tuple[str | None, str | None]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from runbook_lib.lab import aurora_catalog, moto_internals
 from runbook_lib.lab.control import clusters
 from runbook_lib.lab.control.clusters import install_rds_configuration
+from runbook_lib.lab.control.deployments import created, creation_failed
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.control.switchover import Switchover, old_name
 from runbook_lib.lab.upgrade_precheck import aurora_precheck
@@ -120,23 +121,9 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
                     clusters.route_endpoints(lab, current)
                     current.status = "available"
             task("CREATE_CUSTOM_ENDPOINTS", "COMPLETED")
-            with lab.lock:
-                bgd.status = "AVAILABLE"
-                bgd.status_details = None
-                for d in bgd.switchover_details:
-                    d.Status = "AVAILABLE"
-                record_event(lab.backend, "blue-green-deployment", bgd_id,
-                             "Blue/green deployment tasks completed. You can make more modifications to "
-                             "the green environment databases or switch over the deployment.")
+            created(lab, bgd)
         except Exception as exc:
-            with lab.lock:
-                for t in bgd.tasks:
-                    if t.Status == "IN_PROGRESS":
-                        t.Status = "FAILED"
-                bgd.status = "INVALID_CONFIGURATION"
-                bgd.status_details = f"Creation failed: {exc}"
-                record_event(lab.backend, "blue-green-deployment", bgd_id,
-                             f"Creation of blue/green deployment failed because {exc}.")
+            creation_failed(lab, bgd, exc)
             raise
     lab.submit(f"provision green cluster for {bgd_id}", job)
 

@@ -61,25 +61,35 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             topology(lab, blue_dbi, green_dbi, "AVAILABLE", on=[blue_dbi])
             task("CREATING_TOPOLOGY_OF_SOURCE", "COMPLETED")
             lab.set_status(green_dbi, "available")
-            with lab.lock:
-                bgd.status = "AVAILABLE"
-                bgd.status_details = None
-                for d in bgd.switchover_details:
-                    d.Status = "AVAILABLE"
-                record_event(lab.backend, "blue-green-deployment", bgd_id,
-                             "Blue/green deployment tasks completed. You can make more modifications to "
-                             "the green environment databases or switch over the deployment.")
+            created(lab, bgd)
         except Exception as exc:
-            with lab.lock:
-                for t in bgd.tasks:
-                    if t.Status == "IN_PROGRESS":
-                        t.Status = "FAILED"
-                bgd.status = "INVALID_CONFIGURATION"
-                bgd.status_details = f"Creation failed: {exc}"
-                record_event(lab.backend, "blue-green-deployment", bgd_id,
-                             f"Creation of blue/green deployment failed because {exc}.")
+            creation_failed(lab, bgd, exc)
             raise
     lab.submit(f"provision green for {bgd_id}", job)
+
+
+def created(lab: Lab, bgd: Any) -> None:
+    """Green is ready: the deployment and every SwitchoverDetails row become AVAILABLE, with RDS's event."""
+    with lab.lock:
+        bgd.status = "AVAILABLE"
+        bgd.status_details = None
+        for d in bgd.switchover_details:
+            d.Status = "AVAILABLE"
+        record_event(lab.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
+                     "Blue/green deployment tasks completed. You can make more modifications to "
+                     "the green environment databases or switch over the deployment.")
+
+
+def creation_failed(lab: Lab, bgd: Any, exc: BaseException) -> None:
+    """Creation failed: the running task FAILED, the deployment INVALID_CONFIGURATION with the reason, and an event."""
+    with lab.lock:
+        for t in bgd.tasks:
+            if t.Status == "IN_PROGRESS":
+                t.Status = "FAILED"
+        bgd.status = "INVALID_CONFIGURATION"
+        bgd.status_details = f"Creation failed: {exc}"
+        record_event(lab.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
+                     f"Creation of blue/green deployment failed because {exc}.")
 
 
 def topology(lab: Lab, blue_dbi: str, green_dbi: str, status: str, on: list[str]) -> None:
