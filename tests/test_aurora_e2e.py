@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import lab_rds, runbook_cli
 
-from runbook_lib.lab import aurora_seed
+from runbook_lib.lab.control import aurora_seed
 from runbook_lib.lab.paths import LabPaths
 
 

@@ -11,7 +11,8 @@ import pytest
 from conftest import wait_for
 
 from runbook_lib.engines.aurora_mysql import readiness
-from runbook_lib.lab import aurora_seed, client
+from runbook_lib.lab import client
+from runbook_lib.lab.control import aurora_seed
 from runbook_lib.lab.paths import LabPaths
 
 CLUSTER, WRITER = aurora_seed.CLUSTER, aurora_seed.WRITER

@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import deployment, runbook_cli, wait_for
 
-from runbook_lib.lab import aurora_seed, client
+from runbook_lib.lab import client
+from runbook_lib.lab.control import aurora_seed
 from runbook_lib.lab.paths import LabPaths
 
 CLUSTER, WRITER, READER = aurora_seed.CLUSTER, aurora_seed.WRITER, aurora_seed.READER

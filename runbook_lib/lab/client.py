@@ -190,7 +190,7 @@ def seed_fleet(paths: LabPaths | None = None) -> dict[str, Any]:
 
 
 def seed_aurora(paths: LabPaths | None = None, seed_blocker: bool = False) -> dict[str, Any]:
-    """The lab's Aurora MySQL cluster (lab/aurora_seed.py), added to the running lab; returns the lab's status."""
+    """The lab's Aurora MySQL cluster (lab/control/aurora_seed.py), added to the running lab; returns the lab's status."""
     paths = paths or LabPaths.default()
     if not status(paths)["running"]:
         raise RunbookError(f"No lab is running at {paths.root}; start it with 'runbook lab up --aurora'.")

@@ -17,10 +17,10 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from runbook_lib.lab import aurora_seed, moto_internals
+from runbook_lib.lab import moto_internals
 from runbook_lib.lab.api.iam import LabIamResponse
 from runbook_lib.lab.api.rds import LabRDSResponse
-from runbook_lib.lab.control import clusters, instances
+from runbook_lib.lab.control import aurora_seed, clusters, instances
 from runbook_lib.lab.control.core import DEFAULT_TIME_SCALE, Lab
 from runbook_lib.lab.dataplane.mariadb_servers import Admin
 from runbook_lib.lab.dataplane.mysql import Credentials
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--require-secure-transport", action="store_true",
                     help="the servers refuse plain connections (require_secure_transport=1 in the lab's groups)")
     ap.add_argument("--without-target-groups", action="store_true")
-    ap.add_argument("--aurora", action="store_true", help="also seed the Aurora MySQL cluster (lab/aurora_seed.py)")
+    ap.add_argument("--aurora", action="store_true", help="also seed the Aurora MySQL cluster (lab/control/aurora_seed.py)")
     ap.add_argument("--time-scale", type=float, default=float(os.environ.get("RUNBOOK_LAB_TIME_SCALE",
                                                                              DEFAULT_TIME_SCALE)))
     args = ap.parse_args(argv)
