@@ -1,6 +1,7 @@
 """The 8.0 DB parameter group and option group, made from the 5.7 ones: a plan that accounts for every
 user-modified 5.7 value (carried, renamed, adjusted or dropped, each with its reason and source), the defaults that
-change under it, and the options available for 8.0; then `apply`, idempotent, through the RDS facade.
+change under it, and the options available for 8.0; then `apply`, idempotent, through the RDS facade. The same
+rules and apply make an Aurora aurora-mysql8.0 DB cluster parameter group from an aurora-mysql5.7 one (`cluster=True`).
 
 Why: a DBA making these by hand is where upgrades go wrong -- a custom value silently left behind (8.0 falls back to
 its default), a removed variable carried over (the upgrade is refused), a renamed one missed, or no target group at
