@@ -17,8 +17,11 @@ from runbook_lib import cli
 from runbook_lib.aws.rds import RdsFacade
 from runbook_lib.engines.mysql import parameter_groups as groups
 from runbook_lib.engines.mysql import variables
+from runbook_lib.errors import RunbookError
 from runbook_lib.lab import aurora_seed, client
 from runbook_lib.lab.paths import LabPaths
+from runbook_lib.run.context import Step, begin
+from runbook_lib.steps import prerequisites
 
 AURORA_PARAMS = ROOT / "parameters" / "lab-aurora-mysql.yaml"
 SOURCE_GROUP = aurora_seed.GROUPS[0][0]      # aurora-1's cluster group (binlog_format=ROW)
@@ -173,3 +176,35 @@ def test_lab_refuses_cluster_parameters_the_family_lacks(aurora: Any) -> None:
     aurora.reset_db_cluster_parameter_group(DBClusterParameterGroupName="c80", Parameters=[
         {"ParameterName": "time_zone", "ApplyMethod": "immediate"}])
     assert _user(aurora, "c80") == {}
+
+
+# -- step 01 for a cluster ----------------------------------------------------------------------------------------
+def _step(tmp_path: Path, **overrides: Any) -> Step:
+    return begin("01", _params_file(tmp_path, **overrides), {})
+
+
+def test_step01_offers_the_cluster_group_then_creates_it_when_asked(aurora: Any, lab_paths: LabPaths,
+                                                                    tmp_path: Path) -> None:
+    """green_cluster_parameter_group missing: step 01 records the plan and fails greenGroups naming the key (nothing
+    changed); with create_green_groups: true it creates the group and every prerequisite passes."""
+    _workshop(aurora)
+    before = client.state_digest(lab_paths)
+    step = _step(tmp_path)
+    with pytest.raises(RunbookError, match="create_green_groups: true") as refused:
+        prerequisites.check(step)
+    step.fail(refused.value)
+    step.finish("failed")   # releases the deployment lock a notebook step holds
+    check = next(c for c in step.checks if c["id"] == "greenGroups")
+    assert check["result"] == "fail" and check["evidence"]["missing"] == [NEW_GROUP]
+    assert check["evidence"]["plan"]["cluster_parameter_group"]["rename"] == ["tx_isolation"]
+    assert (step.run.path / "green-groups-plan.json").is_file() and step.rds.recorded_calls() == []
+    assert client.state_digest(lab_paths) == before
+
+    asked = _step(tmp_path, create_green_groups=True)
+    prerequisites.check(asked)
+    assert [c["what"] for c in asked.changes] == [f"cluster-parameter-group {NEW_GROUP} created"]
+    assert _user(aurora, NEW_GROUP)["transaction_isolation"] == "READ-COMMITTED"
+    assert {c["id"]: c["result"] for c in asked.checks}["greenGroups"] == "pass"
+    asked.finish()
+    again = _step(tmp_path, create_green_groups=True)
+    assert groups.offer(again)["status"] == "not-needed" and again.rds.recorded_calls() == []

@@ -312,6 +312,17 @@ def plan_for_instance(rds: RdsFacade, instance: Any, target_version: str,
     return plan
 
 
+def plan_for_cluster(rds: RdsFacade, cluster: Any, target_version: str, cluster_group: str) -> Plan:
+    """The plan for green's Aurora DB cluster parameter group (`cluster_group`) from the source cluster's."""
+    target = rds.engine_version(cluster["Engine"], target_version)
+    if target is None:
+        raise PlanError(f"{cluster['Engine']} {target_version} (target_engine_version) is not offered here; choose a "
+                        "version from ValidUpgradeTarget (step 01 lists them). Nothing was changed.")
+    return Plan(cluster_parameter_group=plan_parameter_group(
+        rds, cluster["DBClusterParameterGroup"], cluster_group, target["DBParameterGroupFamily"], target_version,
+        cluster=True))
+
+
 # -- applying it ------------------------------------------------------------------------------------------------
 class GroupAction(BaseModel):
     kind: Literal["parameter-group", "option-group", "cluster-parameter-group"]
@@ -504,24 +515,32 @@ def render_text(plan: Plan) -> str:
 
 # -- step 01's offer ---------------------------------------------------------------------------------------------
 def offer(step: Step) -> dict[str, Any]:
-    """Step 01: when green_parameter_group / green_option_group do not exist, plan them from blue's groups and record
-    the plan (check `greenGroups`). Create them when the parameter file says `create_green_groups: true` or, in
+    """Step 01: when green_parameter_group / green_option_group (for an Aurora cluster: green_cluster_parameter_group)
+    do not exist, plan them from blue's groups and record the plan (check `greenGroups`). Create them when the parameter file says `create_green_groups: true` or, in
     JupyterLab, after the confirm click (gate GATE naming the groups); a dry run records the planned calls only.
     Returns status: not-needed | created | planned | waiting-for-click | not-requested, and `ready` (the groups exist
     now, so step 01 can check them)."""
     p = step.params
     rds = step.rds
-    missing_pg = rds.find_parameter_group(p.green_parameter_group) is None
-    missing_og = p.green_option_group is not None and rds.find_option_group(p.green_option_group) is None
-    if not (missing_pg or missing_og):
-        step.check("greenGroups", "pass", {"parameter_group": p.green_parameter_group,
-                                           "option_group": p.green_option_group, "exist": True})
+    if p.source_db_cluster:
+        cluster_group = p.green_cluster_parameter_group or ""
+        targets = [cluster_group] if rds.find_cluster_parameter_group(cluster_group) is None else []
+        exists: dict[str, Any] = {"cluster_parameter_group": cluster_group, "exist": True}
+    else:
+        missing_pg = rds.find_parameter_group(p.green_parameter_group) is None
+        missing_og = p.green_option_group is not None and rds.find_option_group(p.green_option_group) is None
+        targets = [p.green_parameter_group] * missing_pg + ([p.green_option_group]
+                                                             if p.green_option_group and missing_og else [])
+        exists = {"parameter_group": p.green_parameter_group, "option_group": p.green_option_group, "exist": True}
+    if not targets:
+        step.check("greenGroups", "pass", exists)
         return {"status": "not-needed", "ready": True, "targets": []}
-    blue = rds.instance(p.source_db_instance)
-    plan = plan_for_instance(rds, blue, p.target_engine_version, p.green_parameter_group if missing_pg else None,
-                             p.green_option_group if missing_og else None)
-    targets = [p.green_parameter_group] * missing_pg + ([p.green_option_group] if p.green_option_group and missing_og
-                                                         else [])
+    if p.source_db_cluster:
+        plan = plan_for_cluster(rds, rds.cluster(p.source_db_cluster), p.target_engine_version, targets[0])
+    else:
+        plan = plan_for_instance(rds, rds.instance(p.source_db_instance), p.target_engine_version,
+                                 p.green_parameter_group if missing_pg else None,
+                                 p.green_option_group if missing_og else None)
     clicked = set(targets) <= set(step.confirmations.get(GATE, []))
     evidence: dict[str, Any] = {"missing": targets, "plan": _summary(plan)}
     if not (p.create_green_groups or clicked):
@@ -572,8 +591,8 @@ def _summary(plan: Plan) -> dict[str, Any]:
 
 def _as_parameters(plan: Plan) -> dict[str, dict[str, Any]]:
     """The planned 8.0 group's user values shaped as RdsFacade.parameters returns them (for the prechecks' group
-    checks while the group does not exist yet)."""
-    if not plan.parameter_group:
+    checks while the group does not exist yet); a cluster's plan: its cluster group's."""
+    pg = plan.parameter_group or plan.cluster_parameter_group
+    if not pg:
         return {}
-    return {n: {"ParameterName": n, "ParameterValue": v, "Source": "user"}
-            for n, v in plan.parameter_group.desired().items()}
+    return {n: {"ParameterName": n, "ParameterValue": v, "Source": "user"} for n, v in pg.desired().items()}
