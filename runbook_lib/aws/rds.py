@@ -338,6 +338,45 @@ class RdsFacade:
                          Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
                                      for n in names[start:start + self.PARAMETERS_PER_CALL]])
 
+    # Aurora: the same, for DB cluster parameter groups (same family names and 20-per-request limit).
+    def find_cluster_parameter_group(self, group: str) -> dict[str, Any] | None:
+        """The DB cluster parameter group with this name, or None when RDS says there is none."""
+        return cast("dict[str, Any] | None", self._find(
+            "describe_db_cluster_parameter_groups", "DBClusterParameterGroups", "DBClusterParameterGroupNotFound",
+            f"Describing cluster parameter group {group}", DBClusterParameterGroupName=group))
+
+    def engine_default_cluster_parameters(self, family: str) -> dict[str, Parameter]:
+        """Every cluster parameter of a family as RDS defines it (all pages; nested under EngineDefaults)."""
+        out: dict[str, Parameter] = {}
+        marker: str | None = None
+        while True:
+            args: dict[str, Any] = {"DBParameterGroupFamily": family, **({"Marker": marker} if marker else {})}
+            page = self._call("describe_engine_default_cluster_parameters",
+                              f"Reading the {family} engine-default cluster parameters", **args)["EngineDefaults"]
+            out.update({p["ParameterName"]: p for p in page.get("Parameters", [])})
+            marker = page.get("Marker")
+            if not marker:
+                return out
+
+    def create_cluster_parameter_group(self, group: str, family: str, description: str,
+                                       tags: list[dict[str, str]]) -> dict[str, Any] | None:
+        return self._mutate("create_db_cluster_parameter_group", f"Creating cluster parameter group {group}",
+                            DBClusterParameterGroupName=group, DBParameterGroupFamily=family,
+                            Description=description, Tags=tags)
+
+    def modify_cluster_parameters(self, group: str, parameters: list[dict[str, Any]]) -> None:
+        for start in range(0, len(parameters), self.PARAMETERS_PER_CALL):
+            self._mutate("modify_db_cluster_parameter_group", f"Setting parameters in {group}",
+                         DBClusterParameterGroupName=group,
+                         Parameters=parameters[start:start + self.PARAMETERS_PER_CALL])
+
+    def reset_cluster_parameters(self, group: str, names: list[str]) -> None:
+        for start in range(0, len(names), self.PARAMETERS_PER_CALL):
+            self._mutate("reset_db_cluster_parameter_group", f"Resetting parameters in {group}",
+                         DBClusterParameterGroupName=group,
+                         Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
+                                     for n in names[start:start + self.PARAMETERS_PER_CALL]])
+
     def find_option_group(self, group: str) -> OptionGroup | None:
         """The option group with this name, or None when RDS says there is none."""
         try:

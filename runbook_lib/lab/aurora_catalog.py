@@ -117,6 +117,11 @@ _CLUSTER_FAMILY: dict[str, dict[str, Row]] = {
         "aurora_enable_repl_bin_log_filtering": ("1", "boolean", "0,1", "dynamic", "engine-default", True),
         "tx_isolation": (None, "string", "READ-UNCOMMITTED,READ-COMMITTED,REPEATABLE-READ,SERIALIZABLE",
                          "dynamic", "engine-default", True),
+        # Instance-level, but a cluster parameter group holds defaults for instance-level parameters too (User
+        # Guide USER_WorkingWithDBClusterParamGroups); removed in Aurora MySQL 3 with MySQL 8.0's query cache.
+        "query_cache_size": ("{DBInstanceClassMemory/24}", "integer", "0-18446744073709551615", "dynamic",
+                             "engine-default", True),
+        "query_cache_type": ("1", "string", "0,1,2", "dynamic", "engine-default", True),
     },
     "aurora-mysql8.0": {
         # Aurora MySQL 3: event_scheduler is a cluster parameter; read_only too ({TrueIfReplica}).

@@ -21,6 +21,7 @@ from runbook_lib.aws.types import BlueGreenDeployment
 from runbook_lib.aws.waiting import wait_until
 from runbook_lib.engines.aurora_mysql import readiness
 from runbook_lib.engines.mysql import connection as db
+from runbook_lib.engines.mysql import parameter_groups
 from runbook_lib.engines.mysql.upgrade_checks import parse_log, render_text, run_prechecks
 from runbook_lib.engines.mysql.upgrade_checks.explain import explain
 from runbook_lib.errors import RunbookError
@@ -61,7 +62,10 @@ def check(step: Step) -> dict[str, Any]:
                             source_cluster_resource_id=cluster["DbClusterResourceId"],
                             source_engine_version=cluster["EngineVersion"], source_members=_members(step, cluster))
     params = step.rds.cluster_parameters(cluster["DBClusterParameterGroup"])
-    green_params = step.rds.cluster_parameters(p.green_cluster_parameter_group)
+    # green's cluster group from blue's when it does not exist yet (check greenGroups); JupyterLab waits for the click
+    groups = parameter_groups.offer_confirmed(step) if p.interactive else parameter_groups.offer(step)
+    green_params = (step.rds.cluster_parameters(p.green_cluster_parameter_group) if groups["ready"]
+                    else groups["green_parameters"])
     targets = [t["EngineVersion"] for t in step.rds.valid_upgrade_targets(cluster["Engine"], cluster["EngineVersion"])]
     with db.connect(_endpoint(cluster), p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
         with conn.cursor() as cur:

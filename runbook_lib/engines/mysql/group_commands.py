@@ -7,7 +7,9 @@ target version RDS does not offer).
 
 The parameter file (--params, default parameters/lab.yaml in a checkout) says how to reach RDS and supplies what
 the flags leave out: the blue instance's groups as sources, green_parameter_group / green_option_group as names,
-target_engine_version as the target."""
+target_engine_version as the target. With an Aurora MySQL parameter file (`source_db_cluster`), or with
+--from-cluster-group, the plan is the aurora-mysql8.0 DB cluster parameter group (green_cluster_parameter_group) made
+from the cluster's aurora-mysql5.7 one."""
 
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def _params(path: str | None) -> RunbookParams:
 def build_plan(rds: RdsFacade, params: RunbookParams, args: argparse.Namespace) -> groups.Plan:
     """The plan the flags ask for, with the parameter file's values where a flag is not given."""
     from runbook_lib.engines.mysql import parameter_groups as groups
+    if params.source_db_cluster or args.source_cluster_group:
+        return build_cluster_plan(rds, params, args)
     version = args.target_version or params.target_engine_version
     target = rds.engine_version("mysql", version)
     if target is None:
@@ -75,6 +79,47 @@ def build_plan(rds: RdsFacade, params: RunbookParams, args: argparse.Namespace) 
             plan.option_group = groups.plan_option_group(rds, source_og, target_og, ".".join(version.split(".")[:2]),
                                                          version)
     return plan
+
+
+def build_cluster_plan(rds: RdsFacade, params: RunbookParams, args: argparse.Namespace) -> groups.Plan:
+    """Aurora MySQL: the 8.0 DB cluster parameter group from the 5.7 one (the source cluster's, or
+    --from-cluster-group), named --cluster-group-name or green_cluster_parameter_group."""
+    from runbook_lib.engines.mysql import parameter_groups as groups
+    instance_flags = [f for f, v in (("--from", args.source_group), ("--name", args.name),
+                                     ("--from-option-group", args.source_option_group),
+                                     ("--option-group-name", args.option_group_name),
+                                     ("--option-group-only", args.option_group_only)) if v]
+    if instance_flags:
+        raise groups.PlanError(f"{', '.join(instance_flags)} name DB instance groups, but this plan is an Aurora "
+                               "cluster's (source_db_cluster in the parameter file, or --from-cluster-group): give "
+                               "--from-cluster-group / --cluster-group-name instead, or an instance parameter file.")
+    version = args.target_version or params.target_engine_version
+    target = rds.engine_version("aurora-mysql", version)
+    if target is None:
+        raise groups.PlanError(f"aurora-mysql {version} (--target-version or target_engine_version) is not offered "
+                               "here; give an Aurora MySQL 3 version from the cluster's ValidUpgradeTarget, such as "
+                               "8.0.mysql_aurora.3.05.2.")
+    family = args.to_family or target["DBParameterGroupFamily"]
+    if family != target["DBParameterGroupFamily"]:
+        raise groups.PlanError(f"--to-family {family} does not match aurora-mysql {version}, whose family is "
+                               f"{target['DBParameterGroupFamily']}; give one or the other.")
+    source = args.source_cluster_group
+    if not source:
+        try:
+            cluster = rds.cluster(params.source_db_cluster or "")
+        except NotFound as exc:
+            raise groups.PlanError(f"{exc} Or name the 5.7 cluster parameter group with --from-cluster-group.") from None
+        if cluster["EngineVersion"].split(".")[:2] == version.split(".")[:2]:
+            raise groups.PlanError(f"{params.source_db_cluster} already runs {cluster['EngineVersion']}, so its "
+                                   "cluster parameter group is not a 5.7 one any more; name the 5.7 group with "
+                                   "--from-cluster-group.")
+        source = cluster["DBClusterParameterGroup"]
+    name = args.cluster_group_name or params.green_cluster_parameter_group
+    if not name:
+        raise groups.PlanError("The new cluster parameter group needs a name: give --cluster-group-name or set "
+                               "green_cluster_parameter_group in the parameter file.")
+    return groups.Plan(cluster_parameter_group=groups.plan_parameter_group(rds, source, name, family, version,
+                                                                           cluster=True))
 
 
 def _run_folder(run_dir: str | None) -> Path:
@@ -138,6 +183,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         only = cmd.add_mutually_exclusive_group()
         only.add_argument("--no-option-group", action="store_true", help="the parameter group only")
         only.add_argument("--option-group-only", action="store_true", help="the option group only")
+        cmd.add_argument("--from-cluster-group", dest="source_cluster_group",
+                         help="Aurora: aurora-mysql5.7 DB cluster parameter group (default: source_db_cluster's); "
+                         "plans the cluster group instead of the instance groups")
+        cmd.add_argument("--cluster-group-name", help="Aurora: the new DB cluster parameter group (default: "
+                         "green_cluster_parameter_group)")
         cmd.add_argument("--format", choices=["text", "json"], default="text")
         if name == "apply":
             cmd.add_argument("--update-existing", action="store_true",

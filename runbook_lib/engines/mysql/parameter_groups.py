@@ -1,6 +1,7 @@
 """The 8.0 DB parameter group and option group, made from the 5.7 ones: a plan that accounts for every
 user-modified 5.7 value (carried, renamed, adjusted or dropped, each with its reason and source), the defaults that
-change under it, and the options available for 8.0; then `apply`, idempotent, through the RDS facade.
+change under it, and the options available for 8.0; then `apply`, idempotent, through the RDS facade. The same
+rules and apply make an Aurora aurora-mysql8.0 DB cluster parameter group from an aurora-mysql5.7 one (`cluster=True`).
 
 Why: a DBA making these by hand is where upgrades go wrong -- a custom value silently left behind (8.0 falls back to
 its default), a removed variable carried over (the upgrade is refused), a renamed one missed, or no target group at
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from runbook_lib.aws.rds import RdsFacade
+from runbook_lib.engines.aurora_mysql.readiness import mysql_compatible
 from runbook_lib.engines.mysql import variables
 from runbook_lib.errors import GateClosed, RunbookError
 
@@ -30,7 +32,7 @@ TAG_PLAN = "bluegreen-runbook:plan-sha256"
 RDS_OPTIONS_PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.MySQL.Options.html"
 RDS_FAMILY = "DescribeEngineDefaultParameters for the target family"
 GATE = "create-green-groups"
-SUPPORTED = {("mysql5.7", "mysql8.0")}
+SUPPORTED = {("mysql5.7", "mysql8.0"), ("aurora-mysql5.7", "aurora-mysql8.0")}
 
 
 class PlanError(RunbookError):
@@ -71,6 +73,8 @@ class DefaultChangeEntry(BaseModel):
 
 
 class ParameterGroupPlan(BaseModel):
+    """A DB parameter group's plan, or (cluster=True) an Aurora DB cluster parameter group's: the same rules."""
+
     source_group: str
     source_family: str
     target_group: str
@@ -78,6 +82,7 @@ class ParameterGroupPlan(BaseModel):
     target_version: str | None
     entries: list[ParameterEntry]
     default_changes: list[DefaultChangeEntry]
+    cluster: bool = False
 
     def desired(self) -> dict[str, str]:
         """The user values the new group holds."""
@@ -121,9 +126,11 @@ class Plan(BaseModel):
     made: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     parameter_group: ParameterGroupPlan | None = None
     option_group: OptionGroupPlan | None = None
+    cluster_parameter_group: ParameterGroupPlan | None = None
 
     def targets(self) -> list[str]:
-        return [g.target_group for g in (self.parameter_group, self.option_group) if g is not None]
+        return [g.target_group for g in (self.parameter_group, self.option_group, self.cluster_parameter_group)
+                if g is not None]
 
     def text(self) -> str:
         return render_text(self)
@@ -161,22 +168,30 @@ def _what_applies(replacement: str | None, defaults: dict[str, Any]) -> str:
 
 
 def plan_parameter_group(rds: RdsFacade, source_group: str, target_group: str, target_family: str = "mysql8.0",
-                         target_version: str | None = None) -> ParameterGroupPlan:
+                         target_version: str | None = None, cluster: bool = False) -> ParameterGroupPlan:
     """Every user-modified parameter of `source_group` (all pages, Source=user), each placed in exactly one of
-    carry / rename / adjust / drop with its reason; plus the 8.0 default changes the group does not pin."""
-    found = rds.find_parameter_group(source_group)
+    carry / rename / adjust / drop with its reason; plus the 8.0 default changes the group does not pin.
+    `cluster`: the groups are Aurora DB cluster parameter groups (aurora-mysql5.7 -> aurora-mysql8.0); the MySQL facts
+    then apply at the MySQL version the Aurora target is compatible with."""
+    kind = "cluster parameter group" if cluster else "parameter group"
+    found = rds.find_cluster_parameter_group(source_group) if cluster else rds.find_parameter_group(source_group)
     if found is None:
-        raise PlanError(f"The parameter group {source_group} (--from, or the blue instance's group) does not exist in "
-                        "this account and Region. Name an existing 5.7 group; nothing was changed.")
+        where = ("--from-cluster-group, or the source cluster's group" if cluster
+                 else "--from, or the blue instance's group")
+        raise PlanError(f"The {kind} {source_group} ({where}) does not exist in this account and Region. Name an "
+                        "existing 5.7 group; nothing was changed.")
     source_family = found["DBParameterGroupFamily"]
     if (source_family, target_family) not in SUPPORTED:
         raise PlanError(f"The plan knows {', '.join(f'{a} -> {b}' for a, b in sorted(SUPPORTED))}; {source_group} is "
                         f"{source_family} and the target family {target_family} (--to-family). Give a 5.7 group and "
-                        "mysql8.0; nothing was changed.")
-    user = {n: p for n, p in rds.parameters(source_group).items() if p.get("Source") == "user"}
-    defaults = {n: dict(p) for n, p in rds.engine_default_parameters(target_family).items()}
-    source_defaults = {n: dict(p) for n, p in rds.engine_default_parameters(source_family).items()}
-    crossed = variables.removed_for(target_version or "8.0.999")
+                        "its 8.0 family; nothing was changed.")
+    read, engine_defaults = ((rds.cluster_parameters, rds.engine_default_cluster_parameters) if cluster
+                             else (rds.parameters, rds.engine_default_parameters))
+    user = {n: p for n, p in read(source_group).items() if p.get("Source") == "user"}
+    defaults = {n: dict(p) for n, p in engine_defaults(target_family).items()}
+    source_defaults = {n: dict(p) for n, p in engine_defaults(source_family).items()}
+    facts_version = mysql_compatible(target_version) if cluster and target_version else target_version
+    crossed = variables.removed_for(facts_version or "8.0.999")
     entries: list[ParameterEntry] = []
     for name, param in sorted(user.items()):
         value = param.get("ParameterValue")
@@ -231,11 +246,11 @@ def plan_parameter_group(rds: RdsFacade, source_group: str, target_group: str, t
                                   rds_value=_value(defaults.get(c.name)),
                                   rds_source_value=_value(source_defaults.get(c.name)), source=c.source)
                for c in variables.DEFAULT_CHANGES if c.name not in user and c.name in defaults
-               and (target_version is None or variables.version_key(c.changed_in)
-                    <= variables.version_key(target_version))]
+               and (facts_version is None or variables.version_key(c.changed_in)
+                    <= variables.version_key(facts_version))]
     return ParameterGroupPlan(source_group=source_group, source_family=source_family, target_group=target_group,
                               target_family=target_family, target_version=target_version, entries=entries,
-                              default_changes=changes)
+                              default_changes=changes, cluster=cluster)
 
 
 def plan_option_group(rds: RdsFacade, source_group: str, target_group: str, target_major: str = "8.0",
@@ -297,9 +312,20 @@ def plan_for_instance(rds: RdsFacade, instance: Any, target_version: str,
     return plan
 
 
+def plan_for_cluster(rds: RdsFacade, cluster: Any, target_version: str, cluster_group: str) -> Plan:
+    """The plan for green's Aurora DB cluster parameter group (`cluster_group`) from the source cluster's."""
+    target = rds.engine_version(cluster["Engine"], target_version)
+    if target is None:
+        raise PlanError(f"{cluster['Engine']} {target_version} (target_engine_version) is not offered here; choose a "
+                        "version from ValidUpgradeTarget (step 01 lists them). Nothing was changed.")
+    return Plan(cluster_parameter_group=plan_parameter_group(
+        rds, cluster["DBClusterParameterGroup"], cluster_group, target["DBParameterGroupFamily"], target_version,
+        cluster=True))
+
+
 # -- applying it ------------------------------------------------------------------------------------------------
 class GroupAction(BaseModel):
-    kind: Literal["parameter-group", "option-group"]
+    kind: Literal["parameter-group", "option-group", "cluster-parameter-group"]
     group: str
     action: Literal["created", "reused", "updated", "planned"]
     detail: str = ""
@@ -311,36 +337,49 @@ def _differences(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
 
 
 def _apply_parameter_group(rds: RdsFacade, plan: ParameterGroupPlan, update_existing: bool) -> GroupAction:
+    """One DB parameter group, or (plan.cluster) one Aurora DB cluster parameter group: only the calls differ."""
     desired = plan.desired()
     methods = {e.target_name: e.apply_method or "pending-reboot" for e in plan.entries if e.target_name}
     changes = [{"ParameterName": n, "ParameterValue": v, "ApplyMethod": methods[n]} for n, v in sorted(desired.items())]
     tags = [{"Key": TAG_SOURCE_PARAMETER_GROUP, "Value": plan.source_group}, {"Key": TAG_PLAN, "Value": plan.digest()}]
-    existing = rds.find_parameter_group(plan.target_group)
+    if plan.cluster:
+        kind: Literal["parameter-group", "cluster-parameter-group"] = "cluster-parameter-group"
+        find, create, read = (rds.find_cluster_parameter_group, rds.create_cluster_parameter_group,
+                              rds.cluster_parameters)
+        modify, reset = rds.modify_cluster_parameters, rds.reset_cluster_parameters
+        arn_key = "DBClusterParameterGroupArn"
+        flag = "--cluster-group-name / green_cluster_parameter_group"
+    else:
+        kind = "parameter-group"
+        find, create, read = rds.find_parameter_group, rds.create_parameter_group, rds.parameters  # type: ignore[assignment]
+        modify, reset, arn_key = rds.modify_parameters, rds.reset_parameters, "DBParameterGroupArn"
+        flag = "--name / green_parameter_group"
+    label = kind.replace("-", " ")
+    existing = find(plan.target_group)
     if existing is None:
-        rds.create_parameter_group(plan.target_group, plan.target_family,
-                                   f"{plan.target_family} parameters made from {plan.source_group} by bluegreen-runbook",
-                                   tags)
-        rds.modify_parameters(plan.target_group, changes)
-        return GroupAction(kind="parameter-group", group=plan.target_group,
+        create(plan.target_group, plan.target_family,
+               f"{plan.target_family} parameters made from {plan.source_group} by bluegreen-runbook", tags)
+        modify(plan.target_group, changes)
+        return GroupAction(kind=kind, group=plan.target_group,
                            action="planned" if rds.dry_run else "created", detail=f"{len(changes)} values set")
     if existing["DBParameterGroupFamily"] != plan.target_family:
-        raise GroupExists(f"The parameter group {plan.target_group} exists with family "
+        raise GroupExists(f"The {label} {plan.target_group} exists with family "
                           f"{existing['DBParameterGroupFamily']}, not {plan.target_family}; a family cannot change. "
-                          "Choose another name (--name / green_parameter_group). Nothing was changed.")
-    current = {n: p.get("ParameterValue") for n, p in rds.parameters(plan.target_group).items()
+                          f"Choose another name ({flag}). Nothing was changed.")
+    current = {n: p.get("ParameterValue") for n, p in read(plan.target_group).items()
                if p.get("Source") == "user"}
     differences = _differences(current, dict(desired))
     if not differences:
-        return GroupAction(kind="parameter-group", group=plan.target_group, action="reused",
+        return GroupAction(kind=kind, group=plan.target_group, action="reused",
                            detail="it already holds exactly the planned values")
     if not update_existing:
-        raise GroupExists(f"The parameter group {plan.target_group} exists with other values ({'; '.join(differences)})."
+        raise GroupExists(f"The {label} {plan.target_group} exists with other values ({'; '.join(differences)})."
                           " Nothing was changed. Make it match the plan with --update-existing (values set, values "
                           "outside the plan reset), or choose another name.")
-    rds.modify_parameters(plan.target_group, [c for c in changes if current.get(c["ParameterName"]) != c["ParameterValue"]])
-    rds.reset_parameters(plan.target_group, sorted(set(current) - set(desired)))
-    rds.add_tags(existing["DBParameterGroupArn"], tags)
-    return GroupAction(kind="parameter-group", group=plan.target_group,
+    modify(plan.target_group, [c for c in changes if current.get(c["ParameterName"]) != c["ParameterValue"]])
+    reset(plan.target_group, sorted(set(current) - set(desired)))
+    rds.add_tags(existing[arn_key], tags)
+    return GroupAction(kind=kind, group=plan.target_group,
                        action="planned" if rds.dry_run else "updated", detail="; ".join(differences))
 
 
@@ -399,6 +438,9 @@ def apply(rds: RdsFacade, plan: Plan, update_existing: bool = False) -> list[Gro
                                                   update_existing))
         if plan.option_group:
             actions.append(_apply_option_group(_Reader(rds) if checking else rds, plan.option_group, update_existing))
+        if plan.cluster_parameter_group:
+            actions.append(_apply_parameter_group(_Reader(rds) if checking else rds, plan.cluster_parameter_group,
+                                                  update_existing))
     return actions
 
 
@@ -423,9 +465,11 @@ _ACTION_WORD = {"carry": "carried", "rename": "renamed", "adjust": "adjusted", "
 
 def render_text(plan: Plan) -> str:
     lines: list[str] = []
-    pg = plan.parameter_group
-    if pg:
-        lines.append(f"Parameter group: {pg.source_group} ({pg.source_family}) -> {pg.target_group} "
+    for heading, pg in (("Parameter group", plan.parameter_group),
+                        ("Cluster parameter group", plan.cluster_parameter_group)):
+        if pg is None:
+            continue
+        lines.append(f"{heading}: {pg.source_group} ({pg.source_family}) -> {pg.target_group} "
                      f"({pg.target_family}){f', target {pg.target_version}' if pg.target_version else ''}")
         counts = {a: sum(1 for e in pg.entries if e.action == a) for a in _ACTION_WORD}
         lines.append("  " + ", ".join(f"{counts[a]} {w}" for a, w in _ACTION_WORD.items())
@@ -471,24 +515,32 @@ def render_text(plan: Plan) -> str:
 
 # -- step 01's offer ---------------------------------------------------------------------------------------------
 def offer(step: Step) -> dict[str, Any]:
-    """Step 01: when green_parameter_group / green_option_group do not exist, plan them from blue's groups and record
-    the plan (check `greenGroups`). Create them when the parameter file says `create_green_groups: true` or, in
+    """Step 01: when green_parameter_group / green_option_group (for an Aurora cluster: green_cluster_parameter_group)
+    do not exist, plan them from blue's groups and record the plan (check `greenGroups`). Create them when the parameter file says `create_green_groups: true` or, in
     JupyterLab, after the confirm click (gate GATE naming the groups); a dry run records the planned calls only.
     Returns status: not-needed | created | planned | waiting-for-click | not-requested, and `ready` (the groups exist
     now, so step 01 can check them)."""
     p = step.params
     rds = step.rds
-    missing_pg = rds.find_parameter_group(p.green_parameter_group) is None
-    missing_og = p.green_option_group is not None and rds.find_option_group(p.green_option_group) is None
-    if not (missing_pg or missing_og):
-        step.check("greenGroups", "pass", {"parameter_group": p.green_parameter_group,
-                                           "option_group": p.green_option_group, "exist": True})
+    if p.source_db_cluster:
+        cluster_group = p.green_cluster_parameter_group or ""
+        targets = [cluster_group] if rds.find_cluster_parameter_group(cluster_group) is None else []
+        exists: dict[str, Any] = {"cluster_parameter_group": cluster_group, "exist": True}
+    else:
+        missing_pg = rds.find_parameter_group(p.green_parameter_group) is None
+        missing_og = p.green_option_group is not None and rds.find_option_group(p.green_option_group) is None
+        targets = [p.green_parameter_group] * missing_pg + ([p.green_option_group]
+                                                             if p.green_option_group and missing_og else [])
+        exists = {"parameter_group": p.green_parameter_group, "option_group": p.green_option_group, "exist": True}
+    if not targets:
+        step.check("greenGroups", "pass", exists)
         return {"status": "not-needed", "ready": True, "targets": []}
-    blue = rds.instance(p.source_db_instance)
-    plan = plan_for_instance(rds, blue, p.target_engine_version, p.green_parameter_group if missing_pg else None,
-                             p.green_option_group if missing_og else None)
-    targets = [p.green_parameter_group] * missing_pg + ([p.green_option_group] if p.green_option_group and missing_og
-                                                         else [])
+    if p.source_db_cluster:
+        plan = plan_for_cluster(rds, rds.cluster(p.source_db_cluster), p.target_engine_version, targets[0])
+    else:
+        plan = plan_for_instance(rds, rds.instance(p.source_db_instance), p.target_engine_version,
+                                 p.green_parameter_group if missing_pg else None,
+                                 p.green_option_group if missing_og else None)
     clicked = set(targets) <= set(step.confirmations.get(GATE, []))
     evidence: dict[str, Any] = {"missing": targets, "plan": _summary(plan)}
     if not (p.create_green_groups or clicked):
@@ -531,13 +583,16 @@ def _summary(plan: Plan) -> dict[str, Any]:
                                   for a in _ACTION_WORD}
     if plan.option_group:
         out["option_group"] = {o.name: o.action for o in plan.option_group.options}
+    if plan.cluster_parameter_group:
+        out["cluster_parameter_group"] = {a: [e.name for e in plan.cluster_parameter_group.entries if e.action == a]
+                                          for a in _ACTION_WORD}
     return out
 
 
 def _as_parameters(plan: Plan) -> dict[str, dict[str, Any]]:
     """The planned 8.0 group's user values shaped as RdsFacade.parameters returns them (for the prechecks' group
-    checks while the group does not exist yet)."""
-    if not plan.parameter_group:
+    checks while the group does not exist yet); a cluster's plan: its cluster group's."""
+    pg = plan.parameter_group or plan.cluster_parameter_group
+    if not pg:
         return {}
-    return {n: {"ParameterName": n, "ParameterValue": v, "Source": "user"}
-            for n, v in plan.parameter_group.desired().items()}
+    return {n: {"ParameterName": n, "ParameterValue": v, "Source": "user"} for n, v in pg.desired().items()}

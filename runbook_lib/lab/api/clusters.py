@@ -212,6 +212,27 @@ class ClusterAPI:
                 clusters.mark_pending_reboot(self.lab, group)
         return super().modify_db_cluster_parameter_group()  # type: ignore[misc, no-any-return]
 
+    def reset_db_cluster_parameter_group(self) -> ActionResult:
+        """moto: NotImplemented. The user value goes (back to the family's default); names the family lacks are
+        refused like ModifyDBClusterParameterGroup's."""
+        group = self.params.get("DBClusterParameterGroupName") or ""
+        family = self._cluster_group_family(group)
+        if group.startswith("default."):
+            raise InvalidParameterValue("Cannot modify a default parameter group.")
+        reset_all = str(self.params.get("ResetAllParameters", False)).lower() == "true"
+        names = [p.get("ParameterName") for p in self.params.get("Parameters") or []]
+        if reset_all == bool(names):
+            raise InvalidParameterCombination("Specify either ResetAllParameters or Parameters, not both (and not "
+                                              "neither).")
+        known = aurora.cluster_default_parameters(family) if family in aurora.FAMILIES else None
+        for name in names:
+            if known is not None and name not in known:
+                raise InvalidParameterValue(f"Could not find parameter with name: {name}")
+        parameters = self.backend.db_cluster_parameter_groups[group].parameters
+        for name in list(parameters) if reset_all else names:
+            parameters.pop(name, None)
+        return ActionResult({"DBClusterParameterGroupName": group})
+
     def reboot_db_instance(self) -> ActionResult:
         """A reboot brings an Aurora instance in sync with its cluster parameter group."""
         name = self.params.get("DBInstanceIdentifier") or ""
