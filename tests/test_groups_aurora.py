@@ -18,7 +18,8 @@ from runbook_lib.aws.rds import RdsFacade
 from runbook_lib.engines.mysql import parameter_groups as groups
 from runbook_lib.engines.mysql import variables
 from runbook_lib.errors import RunbookError
-from runbook_lib.lab import aurora_seed, client
+from runbook_lib.lab import client
+from runbook_lib.lab.control import aurora_seed
 from runbook_lib.lab.paths import LabPaths
 from runbook_lib.run.context import Step, begin
 from runbook_lib.steps import prerequisites
