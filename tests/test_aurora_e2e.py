@@ -59,8 +59,7 @@ def test_cluster_blocker_fails_creation_and_step_04_explains_the_json_log(lab_pa
     done = runbook_cli("run", "--params", str(params))
     assert done.returncode != 0
     assert "step 04" in done.stdout + done.stderr
-    runs = sorted(Path(p) for p in (Path(__import__("os").environ["RUNBOOK_RUNS_DIR"])).iterdir() if p.is_dir())
-    steps = runs[-1] / "steps"
+    steps = Path(done.stdout.strip().splitlines()[-1]) / "steps"   # the run folder, printed last even on failure
     created = json.loads((steps / "02.json").read_text())
     assert {c["id"]: c["result"] for c in created["checks"]}["deploymentCreation"] == "warn"
     assert json.loads((steps / "03.json").read_text())["outcome"] == "expected-failure"
