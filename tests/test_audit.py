@@ -137,6 +137,7 @@ def test_a_secret_in_any_encoding_is_caught(runs: Path, form: str) -> None:
     assert manifest.verify_run(run) == []  # the failed record itself is sealed and verifiable
 
 
+@pytest.mark.e2e   # a whole run killed, then resumed: the full tier
 def test_interrupted_run_is_recorded_sealed_and_resumed_with_a_link(lab_paths: Any, tmp_path: Path) -> None:
     env = dict(os.environ, RUNBOOK_AUDIT_KEY=str(tmp_path / "audit.pem"), RUNBOOK_RUNS_DIR=str(tmp_path / "runs"))
     proc = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "run", "--params", "parameters/lab.yaml"],

@@ -22,6 +22,8 @@ from runbook_lib.checks import grants
 from runbook_lib.lab import client
 from runbook_lib.lab.paths import LabPaths
 
+pytestmark = pytest.mark.e2e   # two whole runs: the full tier
+
 
 @pytest.fixture(scope="module")
 def tls_runs(lab_paths: LabPaths) -> Iterator[dict[str, Any]]:
