@@ -218,18 +218,8 @@ class ClusterSwitchover(Switchover):
             names += [clusters.writer_endpoint_name(cluster), clusters.reader_endpoint_name(cluster)]
         return names
 
-    def fence(self) -> None:
-        data = self.lab.data
-        data.router.set_mode(self._endpoint_names(), "refuse", cut=True)
-        self.fenced = True
-        data.set_read_only(self.blue_dbi, True)
-        for blue, green in self.member_pairs:
-            data.kill_clients(blue.dbi_resource_id)
-            data.kill_clients(green.dbi_resource_id)
-        if self.lab.faults.stall_green_sql_thread:
-            data.servers[self.green_dbi].execute("STOP SLAVE SQL_THREAD")
-            self.stalled = True
-        self.topology("SWITCHOVER_IN_PROGRESS", on=[self.blue_dbi])
+    def _servers_to_drop(self) -> list[str]:
+        return [s.dbi_resource_id for pair in self.member_pairs for s in pair]
 
     def promote_and_rename(self) -> None:
         lab, data, bgd = self.lab, self.lab.data, self.bgd
@@ -290,21 +280,6 @@ class ClusterSwitchover(Switchover):
             names |= {b_name, f"{b_name}-old{old.rsplit('-old', 1)[1]}"}
         return names
 
-    def roll_back(self, reason: str) -> None:
-        data = self.lab.data
-        if self.fenced:
-            data.router.set_mode(self._endpoint_names(), "open")
-        data.set_read_only(self.blue_dbi, False)
-        if self.stalled:
-            data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
-        self.topology("AVAILABLE", on=[self.blue_dbi])
-        with self.lab.lock:
-            rolled_back_to = self.lab.faults.switchover_rollback_status
-            self.bgd.status = rolled_back_to
-            self.bgd.status_details = f"Switchover failed and was rolled back: {reason}"
-            for d in self.bgd.switchover_details:
-                d.Status = rolled_back_to
-            self.event(f"Switchover from DB cluster {self.blue_name} to {self.green_name} was canceled due to "
-                       f"{reason}.")
-            self.event("Switchover canceled on blue/green deployment.")
+    def _canceled(self, reason: str) -> str:
+        return f"Switchover from DB cluster {self.blue_name} to {self.green_name} was canceled due to {reason}."
 

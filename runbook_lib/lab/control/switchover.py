@@ -107,11 +107,11 @@ class Switchover:
     def fence(self) -> None:
         """Stop new writes and drop every client on both environments."""
         data = self.lab.data
-        data.router.set_mode([self.blue_name, self.green_name], "refuse", cut=True)
+        data.router.set_mode(self._endpoint_names(), "refuse", cut=True)
         self.fenced = True
         data.set_read_only(self.blue_dbi, True)
-        data.kill_clients(self.blue_dbi)
-        data.kill_clients(self.green_dbi)
+        for dbi in self._servers_to_drop():
+            data.kill_clients(dbi)
         if self.lab.faults.stall_green_sql_thread:
             data.servers[self.green_dbi].execute("STOP SLAVE SQL_THREAD")
             self.stalled = True
@@ -165,7 +165,7 @@ class Switchover:
         """Undo what was done; the deployment takes the status the lab setting names (docs/lab-rules.md)."""
         data = self.lab.data
         if self.fenced:
-            data.router.set_mode([self.blue_name, self.green_name], "open")
+            data.router.set_mode(self._endpoint_names(), "open")
         data.set_read_only(self.blue_dbi, False)
         if self.stalled:
             data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
@@ -176,6 +176,18 @@ class Switchover:
             self.bgd.status_details = f"Switchover failed and was rolled back: {reason}"
             for d in self.bgd.switchover_details:
                 d.Status = rolled_back_to
-            self.event(f"Switchover from primary source {self.blue_name} to target {self.green_name} was canceled "
-                       f"due to {reason}.")
+            self.event(self._canceled(reason))
             self.event("Switchover canceled on blue/green deployment.")
+
+    # -- what differs for a cluster (cluster_deployments.ClusterSwitchover) -----------------------------------
+    def _endpoint_names(self) -> list[str]:
+        """The endpoints fenced and reopened: blue's and green's, by name."""
+        return [self.blue_name, self.green_name]
+
+    def _servers_to_drop(self) -> list[str]:
+        """The servers whose clients the fence drops (resource ids)."""
+        return [self.blue_dbi, self.green_dbi]
+
+    def _canceled(self, reason: str) -> str:
+        return (f"Switchover from primary source {self.blue_name} to target {self.green_name} was canceled due to "
+                f"{reason}.")
