@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from runbook_lib.lab import aurora_catalog, moto_internals
 from runbook_lib.lab.control import clusters
 from runbook_lib.lab.control.clusters import install_rds_configuration
-from runbook_lib.lab.control.deployments import created, creation_failed
+from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.control.switchover import Switchover, old_name
 from runbook_lib.lab.upgrade_precheck import aurora_precheck
@@ -72,10 +72,7 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
         source_mysql = aurora_catalog.mysql_version_of(source_version)
 
     def task(name: str, status: str) -> None:
-        with lab.lock:
-            for t in bgd.tasks:
-                if t.Name == name:
-                    t.Status = status
+        set_task(lab, bgd, name, status)
 
     def job() -> None:
         try:

@@ -36,10 +36,7 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
         bgd_id = bgd.blue_green_deployment_identifier
 
     def task(name: str, status: str) -> None:
-        with lab.lock:
-            for t in bgd.tasks:
-                if t.Name == name:
-                    t.Status = status
+        set_task(lab, bgd, name, status)
 
     def job() -> None:
         try:
@@ -67,6 +64,13 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             raise
     lab.submit(f"provision green for {bgd_id}", job)
 
+
+def set_task(lab: Lab, bgd: Any, name: str, status: str) -> None:
+    """One of the deployment's Tasks moves on (the names RDS uses for the engine: instance or Aurora)."""
+    with lab.lock:
+        for t in bgd.tasks:
+            if t.Name == name:
+                t.Status = status
 
 def created(lab: Lab, bgd: Any) -> None:
     """Green is ready: the deployment and every SwitchoverDetails row become AVAILABLE, with RDS's event."""
