@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.engines.mysql.upgrade_checks import PrecheckReport, explain, parse_log, render_rds_text, run_prechecks
+from runbook_lib.engines.mysql.upgrade_checks import (
+    PrecheckReport,
+    explain,
+    parse_log,
+    render_rds_text,
+    run_prechecks,
+    snapshot,
+)
 from runbook_lib.engines.mysql.upgrade_checks.explain import rewrite_removed_calls
 from runbook_lib.engines.mysql.upgrade_checks.parameter_group_checks import parameter_group_checks
 from runbook_lib.engines.mysql.upgrade_checks.routine_syntax import CASES, measure
@@ -342,7 +349,7 @@ def test_report_shape_and_query_count_independent_of_table_count(server: MariaDB
     data = _report(server).to_json()
     assert {"serverAddress", "serverVersion", "targetVersion", "errorCount", "warningCount", "noticeCount", "summary",
             "checksPerformed", "manualChecks", "checksNotRun"} <= set(data)
-    assert PrecheckReport.model_validate(data).errorCount == data["errorCount"]
+    assert PrecheckReport.from_json(data).errorCount == data["errorCount"]
     assert data["warningCount"] == sum(1 for c in data["checksPerformed"] for p in c["detectedProblems"]
                                        if p["level"] == "Warning") + len(data["manualChecks"])
 
@@ -381,6 +388,29 @@ def test_report_shape_and_query_count_independent_of_table_count(server: MariaDB
         many = Counting(conn)
         run_prechecks(many, TARGET)
     assert many.executed == few.executed  # InnoDB tables are never opened one by one
+
+
+def test_pool_gives_the_same_report_and_is_used_only_on_large_servers(server: MariaDBServer,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _schema(server, "CREATE TABLE a (id INT PRIMARY KEY, `rank` INT, c VARCHAR(10) CHARACTER SET utf8)",
+            "CREATE VIEW v AS SELECT PASSWORD('x') AS p", "CREATE TABLE m (id INT PRIMARY KEY) ENGINE=MyISAM")
+    opened: list[Any] = []
+
+    def more() -> Any:
+        opened.append(server.connect())
+        return opened[-1]
+
+    def report() -> dict[str, Any]:
+        with server.connect() as conn:
+            data = run_prechecks(conn, TARGET, connect_more=more, workers=2).to_json()
+        return {k: v for k, v in data.items() if k != "openedTables"}
+
+    single = report()
+    assert opened == []            # a small server: one connection is faster than making more
+    monkeypatch.setattr(snapshot, "POOL_FROM_TABLES", 0)
+    pooled = report()
+    assert len(opened) == 2        # the per-schema reads were spread over the pool
+    assert pooled == single
 
 
 def test_privileges_usage_only_user_cannot_judge(server: MariaDBServer) -> None:

@@ -94,7 +94,7 @@ def run_prechecks(conn: Any, target_version: str, address: str = "", check_table
     sqltext.forget()
     report = PrecheckReport(serverAddress=address, serverVersion=snap.server_version, targetVersion=target_version,
                             checksPerformed=results, manualChecks=manual, checksNotRun=not_run)
-    report.checksNotApplicable = [n.model_dump() for n in not_run]  # type: ignore[attr-defined]
+    report.checksNotApplicable = [n.as_dict() for n in not_run]  # type: ignore[attr-defined]
     report.openedTables = snap.opened_tables  # type: ignore[attr-defined]
     if timings is not None:
         timings.update({f"read {k}": v for k, v in snap.timings.items()})

@@ -268,12 +268,12 @@ def circular_directory(snap: Snapshot, up: Upgrade) -> Found:
             if re.search(r"[^.]/\.\./|[^.]\\\.\.\\", path)]
 
 
-_REMOVED_HINT = re.compile(r"(?<![\w$])(" + "|".join(sorted(REMOVED_FUNCTIONS, key=len, reverse=True)) + r")\s*\(",
-                           re.I)
+# A word before '(' (one scan; an alternation of 72 names with a look-behind was 4x slower per body)
+_CALL_HINT = re.compile(r"[\w$]+(?=\s*\()")
 
 
 def _removed_calls(text: str) -> list[str]:
-    if not _REMOVED_HINT.search(text):  # no such name before '(' anywhere: nothing to lex
+    if not any(w.upper() in REMOVED_FUNCTIONS for w in _CALL_HINT.findall(text)):  # nothing to lex
         return []
     return list(dict.fromkeys(f for f in function_calls(text) if f in REMOVED_FUNCTIONS))
 
@@ -326,10 +326,15 @@ def zero_dates(snap: Snapshot, up: Upgrade) -> Found:
 
 
 def schema_inconsistency(snap: Snapshot, up: Upgrade) -> Found:
-    known = {(t.schema.lower(), t.name.lower()) for t in snap.tables}
+    exact = {(t.schema, t.name) for t in snap.tables}
+    known: set[tuple[str, str]] | None = None     # lower-cased, built only when a name is not found as it is
     out = []
     for t in snap.innodb:
-        if t.table.upper().startswith("FTS_0") or (t.schema.lower(), t.table.lower()) in known:
+        if (t.schema, t.table) in exact or t.table[:5].upper() == "FTS_0":
+            continue
+        if known is None:
+            known = {(s.lower(), n.lower()) for s, n in exact}
+        if (t.schema.lower(), t.table.lower()) in known:
             continue
         out.append(Finding(_obj(t.schema, t.table), "present in INFORMATION_SCHEMA's INNODB_SYS_TABLES table but "
                                                     "missing from TABLES table"))
@@ -342,6 +347,8 @@ def fts_tablename(snap: Snapshot, up: Upgrade) -> Found:
 
 
 def engine_mixup(snap: Snapshot, up: Upgrade) -> Found:
+    if not any(t.engine and t.engine.lower() != "innodb" and t.schema not in NOT_SYS for t in snap.tables):
+        return []   # every table is InnoDB (the common case): no dictionary sets to build
     innodb = {(t.schema.lower(), t.raw.split("/", 1)[-1].split("#", 1)[0].lower()) for t in snap.innodb}
     innodb |= {(t.schema.lower(), t.table.lower()) for t in snap.innodb}
     return [Finding(_obj(t.schema, t.name), f"recognized by the InnoDB engine but belongs to {t.engine}")

@@ -33,7 +33,7 @@ def connect(host: str, port: int, user: str, password: str, **options: Any) -> A
 
 def exit_code(report: PrecheckReport) -> int:
     """3 when anything blocks; otherwise 2 when something could not be judged; otherwise 0."""
-    extra = report.model_extra or {}
+    extra = report.extras()
     footer_errors = extra.get("footer", {}).get("Errors", 0)
     if report.errorCount or footer_errors:
         return EXIT_BLOCKING

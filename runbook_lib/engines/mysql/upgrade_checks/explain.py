@@ -166,7 +166,7 @@ def explain(report: PrecheckReport, conn: Any = None) -> dict[str, Any]:
     for check, problem in report.problems():
         problems.append({"check": check.id, "title": check.title, "level": problem.level, "dbObject": problem.dbObject,
                          "description": problem.description, **remediation(check, problem, conn)})
-    extra = report.model_extra or {}
+    extra = report.extras()
     return {"serverAddress": report.serverAddress, "serverVersion": report.serverVersion,
             "targetVersion": report.targetVersion, "errorCount": report.errorCount,
             "warningCount": report.warningCount, "noticeCount": report.noticeCount,
@@ -174,7 +174,7 @@ def explain(report: PrecheckReport, conn: Any = None) -> dict[str, Any]:
             "footerMismatches": extra.get("footerMismatches", {}),
             "truncated": extra.get("truncated", False),
             "checksFailed": [{"id": c.id, "status": c.status, "reason": c.description} for c in report.not_run()],
-            "checksNotRun": [n.model_dump(exclude_none=True) for n in report.checksNotRun],
+            "checksNotRun": [n.as_dict(exclude_none=True) for n in report.checksNotRun],
             "manualChecks": [{"id": m.id, "title": m.title} for m in report.manualChecks],
             "problems": sorted(problems, key=lambda p: LEVELS.index(p["level"]))}
 

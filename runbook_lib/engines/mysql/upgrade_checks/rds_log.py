@@ -90,7 +90,7 @@ def parse_log(text: str) -> PrecheckReport:
 
 
 def _cross_check(report: PrecheckReport) -> None:
-    extra = report.model_extra or {}
+    extra = report.extras()
     footer: dict[str, int] = extra.get("footer", {})
     parsed = {"Errors": report.errorCount, "Warnings": report.warningCount, "Notices": report.noticeCount}
     mismatches = {k: {"footer": footer[k], "parsed": v} for k, v in parsed.items() if k in footer and footer[k] != v}

@@ -27,6 +27,7 @@ from typing import Any
 
 SYSTEM_SCHEMAS = ("information_schema", "performance_schema")
 Connect = Callable[[], Any]
+POOL_FROM_TABLES = 8000   # below this many tables one connection is faster than a pool (measured: see _size_pool)
 
 # MySQL error codes that mean "not allowed" and "no such table".
 _DENIED = {1044, 1045, 1142, 1143, 1227, 1370, 1449}
@@ -127,6 +128,7 @@ class Snapshot:
     unavailable: dict[str, Unavailable] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     opened_tables: int = 0
+    connections: int = 1                                      # connections the reads were spread over
     derived: dict[str, Any] = field(default_factory=dict)     # what the checks compute once from the above
 
     # -- derived views ----------------------------------------------------------------------------------
@@ -161,6 +163,8 @@ def decode_filename(name: str) -> str:
 def split_innodb_name(raw: str) -> tuple[str, str, str | None]:
     """'db/t#P#p0' -> ('db', 't', 'p0'), decoded; '#P#' and '#p#' both mark a partition."""
     schema, _, rest = raw.partition("/")
+    if "#" not in rest and "@" not in raw:   # the common name: nothing encoded, no partition
+        return schema, rest, None
     match = re.search(r"#[Pp]#", rest)
     table, partition = (rest[: match.start()], rest[match.end():]) if match else (rest, None)
     return decode_filename(schema), decode_filename(table), partition
@@ -179,6 +183,8 @@ class Fetcher:
         self._local = threading.local()
         self._pool: list[Any] = []
         self._owner = threading.get_ident()   # the thread that owns `conn`
+        self._columns_by_schema: dict[str, list[Column]] = {}
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def _cursor_conn(self) -> Any:
@@ -243,13 +249,17 @@ class Fetcher:
             for job in jobs:
                 job()
             return
-        with ThreadPoolExecutor(self.workers - 1) as pool:   # this thread (on the caller's connection) is one
-            futures = [pool.submit(job) for job in jobs[1:]]
-            jobs[0]()
-            for future in futures:
-                future.result()
+        if self._executor is None:   # one pool for the whole fetch: its threads keep their connections
+            self._executor = ThreadPoolExecutor(self.workers - 1)  # this thread (the caller's connection) is one
+        futures = [self._executor.submit(job) for job in jobs[1:]]
+        jobs[0]()
+        for future in futures:
+            future.result()
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
         for conn in self._pool:
             try:
                 conn.close()
@@ -264,11 +274,14 @@ class Fetcher:
             self._server()
             self._prepare(self.conn)
             self._schemas()
+            self._size_pool()
             self._innodb(want_innodb_columns)
             self._bodies_global()
             # the table list, views and triggers on one connection while the pool reads COLUMNS schema by schema
             self.parallel([self._objects] + [partial(self._columns, s) for s in sorted(snap.schemas)
                                              if s not in SYSTEM_SCHEMAS])
+            # in schema order whichever connection finished first, so a report does not depend on the pool
+            snap.columns = [c for s in sorted(self._columns_by_schema) for c in self._columns_by_schema[s]]
             self._targeted()
             self._server_objects()
         finally:
@@ -290,6 +303,18 @@ class Fetcher:
         rows = self.read("variables", "SHOW GLOBAL VARIABLES WHERE Variable_name IN ("
                          + ",".join(["%s"] * len(names)) + ")", names)
         self.snap.variables = {str(k): str(v) for k, v in rows or []}
+
+    def _size_pool(self) -> None:
+        """Extra connections pay for themselves only on a large server: below POOL_FROM_TABLES tables, making
+        them costs more than the per-schema reads they would share (bench/bench_precheck.py), so all reads stay
+        on the caller's connection. Counting names opens no table."""
+        if self.workers == 1:
+            return
+        rows = self.read("table_count", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN "
+                         "('information_schema', 'performance_schema')")
+        if rows and int(rows[0][0]) < POOL_FROM_TABLES:
+            self.workers = 1
+        self.snap.connections = self.workers
 
     def _schemas(self) -> None:
         rows = self.read("schemata", "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA",
@@ -377,7 +402,7 @@ class Fetcher:
         c_rows = [Column(schema, str(t), str(n), str(d).lower(), str(ct), _opt(cs), _int(ol), _int(ml), _opt(df),
                          _opt(g) or None, str(x or "")) for t, n, d, ct, cs, ol, ml, df, g, x in columns or []]
         with self._lock:
-            self.snap.columns += c_rows
+            self._columns_by_schema[schema] = c_rows
 
     def _targeted(self) -> None:
         """The few tables that must be opened: non-InnoDB base tables (partitioning, index names), tables with
