@@ -228,6 +228,42 @@ def test_same_major_is_physical_green_read_only_and_caught_up(rds: Any, lab_path
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), _connect(lab_paths, host, port) as conn:
         conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-GREEN', 1)")
     print(f"physical green built through the API in {built:.2f} s")
+    # a physical switchover: green promoted, the old blue read-only; then the old blue goes
+    blue = _instance(rds, PG)
+    rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
+    bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] not in ("AVAILABLE",
+                                                                                   "SWITCHOVER_IN_PROGRESS"), 60)
+    assert bgd["Status"] == "SWITCHOVER_COMPLETED", bgd
+    new = _instance(rds, PG)
+    assert new["EngineVersion"] == "15.8" and new["DbiResourceId"] == green["DbiResourceId"]
+    with _connect(lab_paths, *_ep(new)) as conn:
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-AFTER-PHYS', 1)")
+    assert not any("Sequence sync" in m for m in _events(rds, ident))   # physical replication carries sequences
+    assert _one(lab_paths, *_ep(_instance(rds, f"{PG}-old1")), "SHOW default_transaction_read_only") == "on"
+    assert _instance(rds, f"{PG}-old1")["DbiResourceId"] == blue["DbiResourceId"]
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=ident)
+    rds.delete_db_instance(DBInstanceIdentifier=f"{PG}-old1", SkipFinalSnapshot=True)
+    wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]],
+             lambda names: f"{PG}-old1" not in names, 30)
+
+
+def test_ddl_on_blue_degrades_and_blocks_switchover_until_recreated(rds: Any, lab_paths: LabPaths) -> None:
+    """DDL on blue (logical replication) → RDS-EVENT-0409 and StatusDetails; DCL does not count; the switchover is
+    refused; deleted with green, the next deployment from the same blue is healthy (the next test switches it)."""
+    ident = _create(rds, "bg-pg-ddl")["BlueGreenDeploymentIdentifier"]
+    assert _available(rds, ident)["Status"] == "AVAILABLE"
+    with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
+        conn.execute("GRANT SELECT ON customers TO PUBLIC")
+        time.sleep(1.2)   # two rounds of the watcher: DCL only warns
+        assert not (_deployment(rds, ident).get("StatusDetails") or "")
+        conn.execute("ALTER TABLE customers ADD COLUMN nickname text")
+    with pytest.raises(ClientError) as exc:   # at once: the API looks at blue itself
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
+    assert _code(exc) == "InvalidBlueGreenDeploymentStateFault" and "ALTER TABLE" in str(exc.value)
+    bgd = _deployment(rds, ident)
+    assert bgd["Status"] == "AVAILABLE" and bgd["StatusDetails"].startswith("Replication degraded: DDL on blue")
+    assert any(m.startswith("Replication degraded: DDL changes in the blue environment") for m in _events(rds, ident))
     _delete_with_green(rds, ident)
 
 
@@ -278,6 +314,16 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     assert _available(rds, ident)["Status"] == "AVAILABLE"
     built = time.monotonic() - started
     blue = _instance(rds, PG)
+    # green stops applying during the switchover: past SwitchoverTimeout it is rolled back, blue writable again
+    client.set_switches(lab_paths, stall_green_sql_thread=True)
+    try:
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=30)
+        bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] != "SWITCHOVER_IN_PROGRESS", 30)
+    finally:
+        client.set_switches(lab_paths, stall_green_sql_thread=False)
+    assert bgd["Status"] == "AVAILABLE" and "rolled back" in bgd["StatusDetails"], bgd
+    assert any("Switchover canceled on blue/green deployment." == m for m in _events(rds, ident))
+    assert _one(lab_paths, *_ep(_instance(rds, PG)), "SHOW default_transaction_read_only") == "off"
     with _connect(lab_paths, *_ep(blue)) as conn:
         invoice = conn.execute("SELECT nextval('invoice_numbers')").fetchone()
         blue_invoice = int(invoice[0]) if invoice else 0
@@ -332,6 +378,7 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     assert not rds.describe_blue_green_deployments()["BlueGreenDeployments"]
 
 
+@pytest.mark.full
 def test_cluster_ddl_degrades_then_recreated_deployment_switches_over(rds: Any, lab_paths: LabPaths) -> None:
     """Aurora PostgreSQL: DDL on blue → Replication degraded (event, StatusDetails) → switchover refused → delete with
     green → recreate from the same blue → switchover → apg-1 is the 16.4 cluster, writable, sequences ahead."""

@@ -69,12 +69,28 @@ class PgSteps(Switchover):
             server = self.lab.pg.servers.get(dbi)
             if server is not None and dbi != self.blue_dbi:
                 _drop_clients(server)
+        faults = self.lab.faults
+        if faults.stall_green_sql_thread or faults.skip_catchup_wait:   # green stops applying (the switches' meaning)
+            self._set_applying(False)
+            self.stalled = True
+
+    def _set_applying(self, on: bool) -> None:
+        green = self.lab.pg.servers[self.green_dbi]
+        if self.state.physical is not None:
+            green.execute(f"SELECT pg_wal_replay_{'resume' if on else 'pause'}()")
+        for link in self.state.logical:
+            green.execute(f'ALTER SUBSCRIPTION "{link.name}" {"ENABLE" if on else "DISABLE"}', dbname=link.database)
+
+    def resume_green(self) -> None:
+        self._set_applying(True)
 
     def catch_up(self) -> None:
         """Until green confirmed blue's LSN; then, for logical replication, the sequence sync."""
         blue, green = self._servers()
+        with repl.writable(blue) as conn:   # RDS's own marker in blue's WAL: green must confirm past it
+            conn.execute("SELECT pg_logical_emit_message(false, 'rds_bluegreen_switchover', %s)", (self.bgd_id,))
         target = repl.current_lsn(blue)
-        for link in self._links():
+        for link in [] if self.lab.faults.skip_catchup_wait else self._links():   # the unsafe variant: no wait
             remaining = self.deadline - time.monotonic()
             if remaining <= 0 or not repl.wait_caught_up(blue, green, link, target, remaining):
                 raise Abort("the green environment did not catch up with the blue environment within the switchover "

@@ -169,7 +169,7 @@ class Switchover:
             data.router.set_mode(self._endpoint_names(), "open")
         self.unfence()
         if self.stalled:
-            data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
+            self.resume_green()
         self.topology("AVAILABLE", on=[self.blue_dbi])
         with self.lab.lock:
             rolled_back_to = self.lab.faults.switchover_rollback_status
@@ -188,6 +188,10 @@ class Switchover:
     def unfence(self) -> None:
         """Blue takes writes again (a rollback)."""
         self.lab.data.set_read_only(self.blue_dbi, False)
+
+    def resume_green(self) -> None:
+        """Green applies again after the `stall_green_sql_thread` switch stopped it (a rollback)."""
+        self.lab.data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
 
     # -- what differs for a cluster (cluster_deployments.ClusterSwitchover) -----------------------------------
     def _endpoint_names(self) -> list[str]:
