@@ -141,6 +141,10 @@ def test_seed_brings_up_pg_instance_and_aurora_cluster_beside_mysql(pglab: dict[
         "1", "user")
     assert rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="aurora-postgresql16-bluegreen")[
         "DBClusterParameterGroups"][0]["DBParameterGroupFamily"] == "aurora-postgresql16"
+    logs = [f["LogFileName"] for f in rds.describe_db_log_files(DBInstanceIdentifier=PG)["DescribeDBLogFiles"]]
+    assert len(logs) == 1 and logs[0].startswith("error/postgresql.log.")
+    assert "database system is ready" in rds.download_db_log_file_portion(
+        DBInstanceIdentifier=PG, LogFileName=logs[0], NumberOfLines=1000)["LogFileData"]
     again = client.seed_postgres(lab_paths)  # idempotent
     assert again["instances"][PG]["dbi_resource_id"] == pg["DbiResourceId"]
     status = json.loads(runbook_cli("lab", "status", "--json").stdout)

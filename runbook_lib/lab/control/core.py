@@ -193,6 +193,13 @@ class Lab:
         path.write_text(text)
 
     def log_files(self, dbi: str) -> dict[str, LogFile]:
+        pg_server = self.pg.servers.get(dbi)
+        if pg_server is not None:   # RDS for PostgreSQL names its logs error/postgresql.log.YYYY-MM-DD-HH
+            log = pg_server.log_file
+            written = log.stat().st_mtime if log.exists() else time.time()
+            name = time.strftime("error/postgresql.log.%Y-%m-%d-%H", time.gmtime(written))
+            return {name: LogFile(log.read_text(errors="replace") if log.exists() else "", written),
+                    **self.logs.get(dbi, {})}
         files = {"error/mysql-error-running.log": LogFile(self.data.error_log(dbi))}
         files.update(self.logs.get(dbi, {}))
         return files
