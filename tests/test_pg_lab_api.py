@@ -208,6 +208,18 @@ def test_creation_is_refused_or_fails_as_rds_documents(rds: Any) -> None:
     assert "rds.logical_replication" in failed["StatusDetails"]
     assert any("incompatible parameter(s): [rds.logical_replication]" in m for m in _events(rds, ident))
     _delete_with_green(rds, ident)
+    # too few logical replication workers for blue's databases: the same failure, naming that parameter
+    rds.modify_db_parameter_group(DBParameterGroupName="pg15-plain", Parameters=[
+        {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"},
+        {"ParameterName": "max_logical_replication_workers", "ParameterValue": "0", "ApplyMethod": "pending-reboot"}])
+    ident = rds.create_blue_green_deployment(
+        BlueGreenDeploymentName="bg-plain", Source=_instance(rds, "pg-plain")["DBInstanceArn"],
+        TargetEngineVersion="16.3", TargetDBParameterGroupName="postgres16-bluegreen")["BlueGreenDeployment"][
+        "BlueGreenDeploymentIdentifier"]
+    failed = _available(rds, ident)
+    assert failed["Status"] == "INVALID_CONFIGURATION"
+    assert failed["StatusDetails"].endswith("[max_logical_replication_workers]"), failed
+    _delete_with_green(rds, ident)
     for name in ("pg-old", "pg-plain"):
         rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
     wait_for(lambda: {i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]},

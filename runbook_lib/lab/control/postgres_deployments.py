@@ -63,6 +63,23 @@ def _incompatible(lab: Lab, bgd: Any, names: list[str]) -> None:
                      "deployment.")
 
 
+# Logical replication takes, per database, a slot, a WAL sender and an apply worker (one subscription per database):
+# fewer than that in blue's group and RDS fails the creation naming the parameter (re:Post, as above). The per-database
+# count is the lab's reading (docs/lab-rules.md).
+CAPACITY = ("max_replication_slots", "max_wal_senders", "max_logical_replication_workers", "max_worker_processes")
+
+
+def incompatible_parameters(lab: Lab, group: str | None, databases: int, cluster: bool) -> list[str]:
+    """The parameters of blue's (cluster) group that rule logical replication out."""
+    value = postgres_instances.parameter
+    names = [] if value(lab, group, "rds.logical_replication", cluster) == "1" else ["rds.logical_replication"]
+    for name in CAPACITY:
+        setting = value(lab, group, name, cluster)
+        if setting is not None and setting.isdigit() and int(setting) < max(databases, 1):
+            names.append(name)
+    return names
+
+
 def _build_writer(lab: Lab, state: PgDeployment, bgd_id: str, source_version: str, name: str,
                   settings: dict[str, str]) -> None:
     """Green's writer (or instance), replicating from blue as the method says, on the source version for now."""
@@ -104,7 +121,7 @@ def provision_instance(lab: Lab, bgd: Any, blue: Any, green: Any, method: str) -
         bgd_id, green_name = bgd.blue_green_deployment_identifier, green.db_instance_identifier
         source_version, target_version = blue.engine_version, green.engine_version
         settings = postgres_instances.settings_for(lab, green.db_parameter_group_name)
-        logical_on = postgres_instances.parameter(lab, blue.db_parameter_group_name, "rds.logical_replication")
+        blue_group = blue.db_parameter_group_name
 
     def task(name: str, status: str) -> None:
         set_task(lab, bgd, name, status)
@@ -112,9 +129,11 @@ def provision_instance(lab: Lab, bgd: Any, blue: Any, green: Any, method: str) -
     def job() -> None:
         try:
             task("CREATING_READ_REPLICA_OF_SOURCE", "IN_PROGRESS")
-            if method == "logical" and logical_on != "1":
+            refused = incompatible_parameters(lab, blue_group, len(lab.pg.app_databases(state.blue_dbi)), False) \
+                if method == "logical" else []
+            if refused:
                 lab.set_status(state.green_dbi, "incompatible-parameters")
-                _incompatible(lab, bgd, ["rds.logical_replication"])
+                _incompatible(lab, bgd, refused)
                 return
             _build_writer(lab, state, bgd_id, source_version, green_name, settings)
             with lab.lock:
@@ -176,7 +195,7 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
         bgd_id, green_rid = bgd.blue_green_deployment_identifier, green.db_cluster_resource_id
         source_version, target_version = blue.engine_version, green.engine_version
         settings = postgres_instances.settings_for(lab, green.parameter_group, cluster=True)
-        logical_on = postgres_instances.parameter(lab, blue.parameter_group, "rds.logical_replication", cluster=True)
+        blue_group = blue.parameter_group
         members = [g for _b, g in twins]
 
     def task(name: str, status: str) -> None:
@@ -185,10 +204,11 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     def job() -> None:
         try:
             task("CREATING_READ_REPLICA_OF_SOURCE", "IN_PROGRESS")
-            if logical_on != "1":
+            refused = incompatible_parameters(lab, blue_group, len(lab.pg.app_databases(state.blue_dbi)), True)
+            if refused:
                 for g in members:
                     lab.set_status(g.dbi_resource_id, "incompatible-parameters")
-                _incompatible(lab, bgd, ["rds.logical_replication"])
+                _incompatible(lab, bgd, refused)
                 return
             _build_writer(lab, state, bgd_id, source_version, writer[2], settings)
             task("CREATING_READ_REPLICA_OF_SOURCE", "COMPLETED")
