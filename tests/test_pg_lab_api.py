@@ -292,7 +292,9 @@ def test_large_object_change_on_blue_degrades_and_blocks_switchover(rds: Any, la
                    10)
     assert bgd["Status"] == "AVAILABLE"   # no invented status value
     assert "large object" in bgd["StatusDetails"]
-    assert any(m.startswith("Replication degraded: large object changes") for m in _events(rds, ident))
+    degraded = [e for e in rds.describe_events(SourceType="blue-green-deployment", SourceIdentifier=ident)["Events"]
+                if e["Message"].startswith("Replication degraded: large object changes")]
+    assert len(degraded) == 1 and degraded[0]["EventCategories"] == ["notification"]
     with pytest.raises(ClientError) as exc:
         rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
     assert _code(exc) == "InvalidBlueGreenDeploymentStateFault" and "large object" in str(exc.value)

@@ -297,6 +297,7 @@ def check(lab: Lab, bgd: Any) -> list[str]:
             record_event(lab.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
                          f"{DEGRADED}: {cause} ({'; '.join(reasons)}). Switchover is not available: delete the "
                          "blue/green deployment with its green databases and recreate it.")
+            lab.backend.events[-1].event_categories = ["notification"]   # RDS-EVENT-0409's category
     return reasons
 
 
