@@ -147,13 +147,6 @@ class PostgresAPI:
     def start_pg_switchover(self, bgd: Any, timeout: int) -> None:
         postgres_switchover.start(self.lab, bgd, timeout)
 
-    def delete_pg_deployment_target(self, bgd: Any, delete_target: bool, target: Any, switched: bool) -> None:
-        """Replication stops; with DeleteTarget green's instance (or cluster and instances) go too."""
-        if not switched:
-            postgres_deployments.tear_down(self.lab, bgd, delete_target)
-        if not delete_target:
-            return
-        if hasattr(bgd, "lab_clusters"):
-            postgres_instances.delete_cluster_with_members(self.lab, target)
-        else:
-            postgres_instances.delete(self.lab, target, None)
+    def stop_pg_replication(self, bgd: Any, green_goes: bool) -> None:
+        """DeleteBlueGreenDeployment before a switchover: replication stops (queued before green's deletion)."""
+        postgres_deployments.tear_down(self.lab, bgd, green_goes)

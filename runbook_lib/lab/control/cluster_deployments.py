@@ -36,30 +36,38 @@ def pairs(lab: Lab, blue: Any, green: Any) -> list[tuple[Any, Any]]:
     return out
 
 
+def adopt_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> list[tuple[Any, Any]]:
+    """The records of a new cluster deployment, whatever the engine: green's cluster and members `creating` (each
+    member paired with its blue twin, writer with writer), Aurora's tasks pending, a SwitchoverDetails row for the
+    cluster and each member; returns the pairs (call under the lab's lock)."""
+    clusters.create(lab, green)
+    green.status = "creating"
+    green_members = [i for i in lab.backend.databases.values()
+                     if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
+                     and not hasattr(i, "lab_cluster_resource_id")]
+    for inst in green_members:
+        moto_internals.join_cluster(inst, green)
+    twins = pairs(lab, blue, green)
+    for b, g in twins:
+        g.is_cluster_writer = bool(b.is_cluster_writer)
+        lab.adopt_instance(g)
+        g.status = "creating"
+    bgd.status = "PROVISIONING"
+    bgd.status_details = "Creating the green environment"
+    bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in TASKS
+                 if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
+    bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
+                                                                    "PROVISIONING")]
+    bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
+                                                                     "PROVISIONING") for b, g in twins]
+    bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
+    bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+    return twins
+
+
 def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     with lab.lock:
-        clusters.create(lab, green)
-        green.status = "creating"
-        green_members = [i for i in lab.backend.databases.values()
-                         if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
-                         and not hasattr(i, "lab_cluster_resource_id")]
-        for inst in green_members:
-            moto_internals.join_cluster(inst, green)
-        twins = pairs(lab, blue, green)
-        for b, g in twins:
-            g.is_cluster_writer = bool(b.is_cluster_writer)
-            lab.adopt_instance(g)
-            g.status = "creating"
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
-                                                                        "PROVISIONING")]
-        bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
-                                                                         "PROVISIONING") for b, g in twins]
-        bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
-        bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+        twins = adopt_green(lab, bgd, blue, green)
         version = aurora_catalog.mysql_version_of(green.engine_version)
         settings = clusters.server_settings(lab, green.parameter_group)
         # Aurora overview: in Aurora MySQL version 3 the green cluster accepts writes by default (read_only=0).

@@ -11,10 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runbook_lib.lab import moto_internals
-from runbook_lib.lab.control import clusters, postgres_instances
-from runbook_lib.lab.control.cluster_deployments import TASKS as CLUSTER_TASKS
-from runbook_lib.lab.control.cluster_deployments import pairs
+from runbook_lib.lab.control import cluster_deployments, clusters, deployments, postgres_instances
 from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.dataplane import postgres_replication as repl
@@ -23,8 +20,6 @@ from runbook_lib.lab.dataplane.postgres_servers import PgServerSpec
 if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
 
-INSTANCE_TASKS = ("CREATING_READ_REPLICA_OF_SOURCE", "DB_ENGINE_VERSION_UPGRADE", "CONFIGURE_BACKUPS",
-                  "CREATING_TOPOLOGY_OF_SOURCE")
 DEGRADED = "Replication degraded"
 WATCH_EVERY_S = 0.5
 
@@ -105,17 +100,7 @@ def _upgrade(lab: Lab, dbi: str, version: str) -> None:
 def provision_instance(lab: Lab, bgd: Any, blue: Any, green: Any, method: str) -> None:
     """An RDS for PostgreSQL instance's green, built in the worker; the call answers PROVISIONING at once."""
     with lab.lock:
-        lab.adopt_instance(green)
-        green.status = "creating"
-        green.source_db_instance_identifier = blue.db_instance_identifier
-        green.is_replica = True
-        blue.add_replica(green)
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in INSTANCE_TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_instance_arn, green.db_instance_arn,
-                                                                        "PROVISIONING")]
+        deployments.adopt_green(lab, bgd, blue, green)
         state = PgDeployment(method, blue.dbi_resource_id, green.dbi_resource_id)
         bgd.lab_pg = state
         bgd_id, green_name = bgd.blue_green_deployment_identifier, green.db_instance_identifier
@@ -166,27 +151,7 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     """An Aurora PostgreSQL cluster's green: green's writer subscribes to blue's writer (logical, always), green's
     readers are physical standbys of green's writer; Aurora's task names, a detail row per member."""
     with lab.lock:
-        clusters.create(lab, green)
-        green.status = "creating"
-        for inst in [i for i in lab.backend.databases.values()
-                     if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
-                     and not hasattr(i, "lab_cluster_resource_id")]:
-            moto_internals.join_cluster(inst, green)
-        twins = pairs(lab, blue, green)
-        for b, g in twins:
-            g.is_cluster_writer = bool(b.is_cluster_writer)
-            lab.adopt_instance(g)
-            g.status = "creating"
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in CLUSTER_TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
-                                                                        "PROVISIONING")]
-        bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
-                                                                         "PROVISIONING") for b, g in twins]
-        bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
-        bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+        twins = cluster_deployments.adopt_green(lab, bgd, blue, green)
         writer = next((b.dbi_resource_id, g.dbi_resource_id, g.db_instance_identifier) for b, g in twins
                       if g.is_cluster_writer)
         readers = [(g.dbi_resource_id, g.db_instance_identifier) for _b, g in twins if not g.is_cluster_writer]
