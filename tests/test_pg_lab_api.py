@@ -339,9 +339,16 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
         bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] != "SWITCHOVER_IN_PROGRESS", 30)
     finally:
         client.set_switches(lab_paths, stall_green_sql_thread=False)
-    assert bgd["Status"] == "AVAILABLE" and "rolled back" in bgd["StatusDetails"], bgd
+    assert bgd["Status"] == "AVAILABLE", bgd
+    assert bgd["StatusDetails"] == ("Switchover failed and was rolled back: the green environment did not catch up "
+                                    "with the blue environment within the switchover timeout"), bgd
     assert any("Switchover canceled on blue/green deployment." == m for m in _events(rds, ident))
     assert _one(lab_paths, *_ep(_instance(rds, PG)), "SHOW default_transaction_read_only") == "off"
+    with _connect(lab_paths, *_ep(blue)) as conn:   # green applies again after the rollback
+        conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-ROLLED-BACK', 1)")
+    green_ep = _ep(_instance(rds, _deployment(rds, ident)["Target"].rsplit(":", 1)[1]))
+    wait_for(lambda: _one(lab_paths, *green_ep, "SELECT count(*) FROM products WHERE sku = 'SKU-ROLLED-BACK'"),
+             lambda n: n == 1, 10)
     with _connect(lab_paths, *_ep(blue)) as conn:
         invoice = conn.execute("SELECT nextval('invoice_numbers')").fetchone()
         blue_invoice = int(invoice[0]) if invoice else 0
@@ -470,3 +477,33 @@ def test_cluster_ddl_degrades_then_recreated_deployment_switches_over(rds: Any, 
     names = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
     assert not [n for n in names if "-green-" in n or "-old" in n]
     assert not rds.describe_blue_green_deployments()["BlueGreenDeployments"]
+
+
+@pytest.mark.full
+def test_unsafe_switchover_without_catch_up_loses_writes(rds: Any, lab_paths: LabPaths) -> None:
+    """The switch `skip_catchup_wait` (the zero-loss proof's negative control): green stops applying before the fence
+    and is promoted without the LSN wait, so writes blue acknowledged are missing on the new production."""
+    cluster = _cluster(rds)
+    ident = _create(rds, "bg-apg-unsafe", cluster=True, target=cluster["EngineVersion"],
+                    TargetDBClusterParameterGroupName=cluster["DBClusterParameterGroup"])[
+        "BlueGreenDeploymentIdentifier"]
+    assert _available(rds, ident)["Status"] == "AVAILABLE"
+    stop, acked = threading.Event(), []  # type: ignore[var-annotated]
+    thread = threading.Thread(target=_writer, args=(lab_paths, cluster["Endpoint"], cluster["Port"], stop, acked))
+    thread.start()
+    time.sleep(0.5)
+    client.set_switches(lab_paths, skip_catchup_wait=True)
+    try:
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
+        bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] not in ("AVAILABLE",
+                                                                                       "SWITCHOVER_IN_PROGRESS"), 60)
+    finally:
+        client.set_switches(lab_paths, skip_catchup_wait=False)
+        stop.set()
+        thread.join(10)
+    assert bgd["Status"] == "SWITCHOVER_COMPLETED", bgd
+    new = _cluster(rds)
+    with _connect(lab_paths, new["Endpoint"], new["Port"]) as conn:
+        have = {r[0] for r in conn.execute("SELECT id FROM customers WHERE name = 'w'").fetchall()}
+    assert set(acked) - have, "the unsafe switchover lost nothing: the negative control proves nothing"
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=ident)
