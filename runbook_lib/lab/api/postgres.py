@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_lib.lab import postgres_catalog as catalog
+from runbook_lib.lab.api.clusters import _group_not_found
 from runbook_lib.lab.control import clusters, postgres_deployments, postgres_instances, postgres_switchover
 from runbook_lib.lab.control.core import Lab
 from runbook_lib.lab.moto_internals import (
@@ -18,10 +19,6 @@ from runbook_lib.lab.moto_internals import (
     InvalidParameterCombination,
     RDSClientError,
 )
-
-
-def _group_not_found(name: str) -> RDSClientError:
-    return RDSClientError("DBClusterParameterGroupNotFound", f"DBClusterParameterGroup not found: {name}")
 
 
 def is_postgres_deployment(bgd: Any) -> bool:

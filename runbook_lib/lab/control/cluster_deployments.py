@@ -118,19 +118,24 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             task("CREATE_CUSTOM_ENDPOINTS", "IN_PROGRESS")
             if not lab.data.caught_up(writer[1], writer[0], timeout=60):
                 raise RuntimeError("green's writer did not catch up with blue's writer within 60 s")
-            for _blue_dbi, green_dbi, _w in plan:
-                lab.set_status(green_dbi, "available")
-            with lab.lock:
-                current = clusters.by_resource_id(lab, green_rid)
-                if current is not None:
-                    clusters.route_endpoints(lab, current)
-                    current.status = "available"
+            green_available(lab, green_rid, [green_dbi for _b, green_dbi, _w in plan])
             task("CREATE_CUSTOM_ENDPOINTS", "COMPLETED")
             created(lab, bgd)
         except Exception as exc:
             creation_failed(lab, bgd, exc)
             raise
     lab.submit(f"provision green cluster for {bgd_id}", job)
+
+
+def green_available(lab: Lab, green_rid: str, green_dbis: list[str]) -> None:
+    """Green's instances and cluster `available`, its cluster and reader endpoints routed to its servers."""
+    for dbi in green_dbis:
+        lab.set_status(dbi, "available")
+    with lab.lock:
+        current = clusters.by_resource_id(lab, green_rid)
+        if current is not None:
+            clusters.route_endpoints(lab, current)
+            current.status = "available"
 
 
 def precheck_failed(lab: Lab, bgd: Any, plan: list[tuple[str, str, bool]], version: str, settings: dict[str, str],

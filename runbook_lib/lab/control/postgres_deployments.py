@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runbook_lib.lab.control import cluster_deployments, clusters, deployments, postgres_instances
+from runbook_lib.lab.control import cluster_deployments, deployments, postgres_instances
 from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.dataplane import postgres_replication as repl
@@ -193,13 +193,7 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             task("CREATE_DB_INSTANCES_FOR_CLUSTER", "COMPLETED")
             task("CREATE_CUSTOM_ENDPOINTS", "IN_PROGRESS")
             _wait_caught_up(lab, state)
-            for dbi in [state.green_dbi, *(d for d, _n in readers)]:
-                lab.set_status(dbi, "available")
-            with lab.lock:
-                current = clusters.by_resource_id(lab, green_rid)
-                if current is not None:
-                    clusters.route_endpoints(lab, current)
-                    current.status = "available"
+            cluster_deployments.green_available(lab, green_rid, [state.green_dbi, *(d for d, _n in readers)])
             task("CREATE_CUSTOM_ENDPOINTS", "COMPLETED")
             state.ready = True
             created(lab, bgd)
