@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,24 @@ def _delete_with_green(rds: Any, ident: str) -> None:
     wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
              + [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]],
              lambda names: not any("-green-" in n for n in names), 60)
+
+
+def pglab_cloudwatch(rds: Any) -> Any:
+    return boto3.client("cloudwatch", endpoint_url=rds.meta.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def _replica_lag(cloudwatch: Any, green: str) -> None:
+    """Green's ReplicaLag reaches CloudWatch within seconds, and a green that keeps up shows (about) 0."""
+    def fetch() -> list[float]:
+        now = datetime.now(timezone.utc)
+        data = cloudwatch.get_metric_data(MetricDataQueries=[{"Id": "lag", "MetricStat": {"Metric": {
+            "Namespace": "AWS/RDS", "MetricName": "ReplicaLag",
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": green}]}, "Period": 60, "Stat": "Maximum"}}],
+            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1))
+        return list(data["MetricDataResults"][0].get("Values", []))
+    values = wait_for(fetch, bool, 10)
+    assert values[0] < 5, values
 
 
 # -- seed, versions, parameters ------------------------------------------------------------------------------------
@@ -244,6 +263,7 @@ def test_same_major_is_physical_green_read_only_and_caught_up(rds: Any, lab_path
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), _connect(lab_paths, host, port) as conn:
         conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-GREEN', 1)")
     print(f"physical green built through the API in {built:.2f} s")
+    _replica_lag(pglab_cloudwatch(rds), green["DBInstanceIdentifier"])
     # a physical switchover: green promoted, the old blue read-only; then the old blue goes
     blue = _instance(rds, PG)
     rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
@@ -268,7 +288,9 @@ def test_ddl_on_blue_degrades_and_blocks_switchover_until_recreated(rds: Any, la
     """DDL on blue (logical replication) → RDS-EVENT-0409 and StatusDetails; DCL does not count; the switchover is
     refused; deleted with green, the next deployment from the same blue is healthy (the next test switches it)."""
     ident = _create(rds, "bg-pg-ddl")["BlueGreenDeploymentIdentifier"]
-    assert _available(rds, ident)["Status"] == "AVAILABLE"
+    bgd = _available(rds, ident)
+    assert bgd["Status"] == "AVAILABLE"
+    _replica_lag(pglab_cloudwatch(rds), bgd["Target"].rsplit(":", 1)[1])
     with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
         conn.execute("GRANT SELECT ON customers TO PUBLIC")
         time.sleep(1.2)   # two rounds of the watcher: DCL only warns
@@ -334,11 +356,13 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     blue = _instance(rds, PG)
     # green stops applying during the switchover: past SwitchoverTimeout it is rolled back, blue writable again
     client.set_switches(lab_paths, stall_green_sql_thread=True)
+    t0 = time.monotonic()
     try:
         rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=30)
         bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] != "SWITCHOVER_IN_PROGRESS", 30)
     finally:
         client.set_switches(lab_paths, stall_green_sql_thread=False)
+    print(f"rolled back after {time.monotonic() - t0:.2f} s")
     assert bgd["Status"] == "AVAILABLE", bgd
     assert bgd["StatusDetails"] == ("Switchover failed and was rolled back: the green environment did not catch up "
                                     "with the blue environment within the switchover timeout"), bgd

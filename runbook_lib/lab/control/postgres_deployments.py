@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runbook_lib.lab import moto_internals
 from runbook_lib.lab.control import cluster_deployments, deployments, postgres_instances
 from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
@@ -260,15 +261,53 @@ def check(lab: Lab, bgd: Any) -> list[str]:
     return reasons
 
 
+def replica_lag_s(lab: Lab, state: PgDeployment) -> float:
+    """Green's lag behind blue in seconds, as the lab reports it in ReplicaLag (*the lab's reading*: 0 when green
+    confirmed blue's WAL position; else the replay delay a physical standby shows, or the walsenders' replay_lag)."""
+    blue, green = lab.pg.servers[state.blue_dbi], lab.pg.servers[state.green_dbi]
+    target = repl.current_lsn(blue)
+    if state.physical is not None:
+        done = repl.replay_lsn(green)
+        if done is not None and done >= target:
+            return 0.0
+        row = green.execute("SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)")
+        return float(row[0][0])
+    if all((repl.confirmed_lsn(blue, link) or 0) >= target for link in state.logical):
+        return 0.0
+    row = blue.execute("SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication "
+                       "WHERE application_name = ANY(%s)", params=([link.name for link in state.logical],))
+    return float(row[0][0])
+
+
+def _publish_lag(lab: Lab, bgd: Any) -> None:
+    """ReplicaLag of green's instance (the writer of a green cluster) into (moto's) CloudWatch, as metrics.py does
+    for MySQL replicas: the runbook's switchover guardrail reads it there."""
+    state: PgDeployment = bgd.lab_pg
+    lag = replica_lag_s(lab, state)
+    with lab.lock:
+        green = lab.by_dbi(state.green_dbi)
+        if green is None:
+            return
+        moto_internals.cloudwatch_put(lab.account, lab.region, "AWS/RDS", [{
+            "MetricName": "ReplicaLag", "Value": lag, "Unit": "Seconds", "Timestamp": moto_internals.utcnow(),
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": green.db_instance_identifier}]}])
+
+
 def watch(lab: Lab, stop: threading.Event) -> None:
-    """The lab's own eyes on logical replication, as RDS watches it: every deployment that is AVAILABLE."""
+    """The lab's own eyes on PostgreSQL deployments, as RDS watches them: every deployment that is AVAILABLE is checked
+    for what logical replication cannot carry, and green's ReplicaLag is published once a second."""
+    rounds = 0
     while not stop.wait(WATCH_EVERY_S):
+        rounds += 1
         with lab.lock:
             watched = [b for b in lab.backend.blue_green_deployments.values()
-                       if getattr(b, "lab_pg", None) is not None and b.status == "AVAILABLE" and not b.lab_pg.degraded]
+                       if getattr(b, "lab_pg", None) is not None and b.status == "AVAILABLE" and b.lab_pg.ready]
         for bgd in watched:
             try:
-                check(lab, bgd)
+                if not bgd.lab_pg.degraded:
+                    check(lab, bgd)
+                if rounds % 2 == 0:
+                    _publish_lag(lab, bgd)
             except Exception:  # noqa: BLE001 - a server restarting or going away is looked at again next time
                 continue
 
