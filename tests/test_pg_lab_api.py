@@ -290,7 +290,16 @@ def test_ddl_on_blue_degrades_and_blocks_switchover_until_recreated(rds: Any, la
     ident = _create(rds, "bg-pg-ddl")["BlueGreenDeploymentIdentifier"]
     bgd = _available(rds, ident)
     assert bgd["Status"] == "AVAILABLE"
-    _replica_lag(pglab_cloudwatch(rds), bgd["Target"].rsplit(":", 1)[1])
+    green = _instance(rds, bgd["Target"].rsplit(":", 1)[1])
+    assert green["EngineVersion"] == "16.3"
+    _replica_lag(pglab_cloudwatch(rds), green["DBInstanceIdentifier"])
+    assert _one(lab_paths, *_ep(green), "SHOW rds_lab.engine_version") == "16.3"   # record-level major version
+    assert _one(lab_paths, *_ep(green), "SHOW transaction_read_only") == "on"
+    assert _one(lab_paths, *_ep(green), "SELECT pg_is_in_recovery()") is False   # a subscriber, not a standby
+    with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
+        conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-LOGICAL', 1)")
+    wait_for(lambda: _one(lab_paths, *_ep(green), "SELECT count(*) FROM products WHERE sku = 'SKU-LOGICAL'"),
+             lambda n: n == 1, 10)
     with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
         conn.execute("GRANT SELECT ON customers TO PUBLIC")
         time.sleep(1.2)   # two rounds of the watcher: DCL only warns
