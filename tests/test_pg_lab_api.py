@@ -333,6 +333,7 @@ def test_large_object_change_on_blue_degrades_and_blocks_switchover(rds: Any, la
     with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:   # blue carries no lab leftovers
         assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_event_trigger").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone() == (0,)
         conn.execute("SELECT lo_unlink(max(oid)) FROM pg_largeobject_metadata")
 
 
@@ -434,6 +435,19 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]],
              lambda names: f"{PG}-old1" not in names, 30)
     assert not rds.describe_blue_green_deployments()["BlueGreenDeployments"]
+
+
+
+def test_physical_deployment_deleted_with_green_leaves_blue_without_slot(rds: Any, lab_paths: LabPaths) -> None:
+    """pg-1 is on 16.3 now: 16.4 is the same major, so physical; deleted with its green, blue keeps no slot."""
+    ident = _create(rds, "bg-pg-phys-delete", target="16.4")["BlueGreenDeploymentIdentifier"]
+    bgd = _available(rds, ident)
+    assert bgd["Status"] == "AVAILABLE", bgd
+    green = _instance(rds, bgd["Target"].rsplit(":", 1)[1])
+    assert _one(lab_paths, *_ep(green), "SELECT pg_is_in_recovery()") is True
+    _delete_with_green(rds, ident)
+    assert _one(lab_paths, *_ep(_instance(rds, PG)), "SELECT count(*) FROM pg_replication_slots") == 0
+    assert not client.status(lab_paths)["failures"]
 
 
 @pytest.mark.full

@@ -7,7 +7,9 @@ StatusDetails; the Status stays: docs/lab-rules.md, "PostgreSQL")."""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ from runbook_lib.lab.control import cluster_deployments, deployments, postgres_i
 from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.dataplane import postgres_replication as repl
-from runbook_lib.lab.dataplane.postgres_servers import PgServerSpec
+from runbook_lib.lab.dataplane.postgres_servers import PgServerSpec, PostgresServer
 
 if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
@@ -41,7 +43,7 @@ class PgDeployment:
 
 def link_name(bgd_id: str, database: str) -> str:
     """Publication, subscription and slot share one name per database (a valid slot name: [a-z0-9_])."""
-    return f"rds_bg_{bgd_id.removeprefix('bgd-')}_{database}".lower()[:63]
+    return re.sub(r"[^a-z0-9_]", "_", f"rds_bg_{bgd_id.removeprefix('bgd-')}_{database}".lower())[:63]
 
 
 def _incompatible(lab: Lab, bgd: Any, names: list[str]) -> None:
@@ -343,13 +345,26 @@ def tear_down(lab: Lab, bgd: Any, green_goes: bool) -> None:
                     pass
             with repl.writable(blue, link.database) as conn:
                 conn.execute(f'DROP PUBLICATION IF EXISTS "{link.name}"')
-                conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                             "WHERE slot_name = %s AND NOT active", (link.name,))
+            _drop_slot(blue, link.name)
             repl.remove_ddl_recorder(blue, link.database)
         if state.physical is not None and green_goes:
             if green is not None:
-                lab.pg.servers[state.green_dbi].stop()
-            with repl.writable(blue) as conn:
-                conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                             "WHERE slot_name = %s", (state.physical.slot,))
+                green.stop()
+            _drop_slot(blue, state.physical.slot)
     lab.submit(f"stop replication of {bgd.blue_green_deployment_identifier}", job)
+
+
+def _drop_slot(blue: PostgresServer, slot: str, timeout: float = 10) -> None:
+    """Blue keeps no slot of a deployment that is gone (it would hold WAL, and look like an external replica to the
+    next preflight); its walsender may take a moment to leave once green disconnected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with repl.writable(blue) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = %s AND NOT active", (slot,))
+            row = conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
+        if not row or not row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"replication slot {slot} on blue stayed active for {timeout:.0f} s")
+        time.sleep(0.05)
