@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runbook_lib.lab import engine_versions as catalog
@@ -21,6 +22,8 @@ from runbook_lib.lab import moto_internals
 from runbook_lib.lab.control import metrics
 from runbook_lib.lab.control.faults import Faults
 from runbook_lib.lab.dataplane.mysql import Credentials, DataPlane
+from runbook_lib.lab.dataplane.postgres_plane import PgDataPlane
+from runbook_lib.lab.dataplane.postgres_servers import PgLogin
 from runbook_lib.lab.paths import LabPaths
 
 # RDS takes minutes; the lab takes (RDS seconds x time scale) for the waits that are not real work.
@@ -50,6 +53,9 @@ class Lab:
         self.creds = creds
         self.lock = threading.RLock()
         self.data = DataPlane(paths, creds)
+        # PostgreSQL servers behind the same endpoint router; the lab's superuser is RDS's `rdsadmin`.
+        self.pg = PgDataPlane(paths, self.data.router, PgLogin("rdsadmin", creds.admin.password),
+                              PgLogin(creds.master_user, creds.master_password))
         self.faults = Faults()
         self.logs: dict[str, dict[str, LogFile]] = {}   # dbi -> file name -> content
         self.precheck: Callable[[Any, str], tuple[bool, str]] | None = None
@@ -61,6 +67,8 @@ class Lab:
         self._metrics = threading.Thread(target=metrics.publish_replica_lag, args=(self, self._metrics_stop),
                                          name="lab-metrics", daemon=True)
         self._metrics.start()
+        self.pg_monitor_stop = threading.Event()   # the PostgreSQL replication watcher (postgres_deployments)
+        self.pg_monitor: threading.Thread | None = None
 
     @property
     def backend(self) -> Any:
@@ -119,6 +127,8 @@ class Lab:
         def job() -> None:
             for dbi in list(self.data.servers):
                 self.data.remove_server(dbi)
+            for dbi in list(self.pg.servers):
+                self.pg.remove_server(dbi)
             for name in list(self.data.router.snapshot()):
                 self.data.router.remove(name)
             with self.lock:
@@ -133,8 +143,10 @@ class Lab:
 
     def stop(self) -> None:
         self._metrics_stop.set()
+        self.pg_monitor_stop.set()
         self._jobs.put(None)
         self._worker.join(timeout=120)
+        self.pg.close()
         self.data.close()
 
     # -- records -------------------------------------------------------------------------------------
@@ -146,6 +158,30 @@ class Lab:
             if inst.dbi_resource_id == dbi:
                 return inst
         return None
+
+    def server_port(self, dbi: str) -> int | None:
+        """The port of the server behind `dbi`, MariaDB or PostgreSQL (None when it has none)."""
+        server = self.data.servers.get(dbi) or self.pg.servers.get(dbi)
+        return server.port if server is not None else None
+
+    def has_server(self, dbi: str) -> bool:
+        return dbi in self.data.servers or dbi in self.pg.servers
+
+    def dump(self, dbi: str, out: Path) -> None:
+        """A final snapshot's real dump of the server behind `dbi`, whichever engine it runs."""
+        if dbi in self.pg.servers:
+            self.pg.dump(dbi, out)
+        else:
+            self.data.dump(dbi, out)
+
+    def remove_server(self, dbi: str) -> None:
+        """The server behind `dbi` and its data go (whichever engine; none is fine)."""
+        self.data.remove_server(dbi)
+        self.pg.remove_server(dbi)
+
+    def attach(self, name: str, dbi: str) -> None:
+        """Route the endpoint of `name` to the server of `dbi`, whichever engine it runs."""
+        self.data.router.route(name, self.server_port(dbi))
 
     def set_status(self, dbi: str, status: str) -> None:
         with self.lock:
@@ -173,6 +209,13 @@ class Lab:
         path.write_text(text)
 
     def log_files(self, dbi: str) -> dict[str, LogFile]:
+        pg_server = self.pg.servers.get(dbi)
+        if pg_server is not None:   # RDS for PostgreSQL names its logs error/postgresql.log.YYYY-MM-DD-HH
+            log = pg_server.log_file
+            written = log.stat().st_mtime if log.exists() else time.time()
+            name = time.strftime("error/postgresql.log.%Y-%m-%d-%H", time.gmtime(written))
+            return {name: LogFile(log.read_text(errors="replace") if log.exists() else "", written),
+                    **self.logs.get(dbi, {})}
         files = {"error/mysql-error-running.log": LogFile(self.data.error_log(dbi))}
         files.update(self.logs.get(dbi, {}))
         return files
