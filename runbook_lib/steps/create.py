@@ -7,7 +7,7 @@ from runbook_lib.aws.waiting import wait_until
 from runbook_lib.errors import GateClosed, RunbookError
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.ui import display
 
 FAILED_STATES = ("SWITCHOVER_FAILED", "INVALID_CONFIGURATION")
@@ -16,8 +16,8 @@ FAILED_STATES = ("SWITCHOVER_FAILED", "INVALID_CONFIGURATION")
 def replacement(step: Step) -> list[str]:
     """Names a person must confirm before step 02 may replace a failed deployment (the deployment and its green
     instance, which DeleteTarget deletes); empty when there is nothing to replace."""
-    if step.params.source_db_cluster:
-        return []
+    if (flow := flows.handler(step, "replacement")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     existing = step.rds.find_deployment(step.params.deployment_name)
     if existing is None or existing["Status"] not in FAILED_STATES:
         return []
@@ -25,8 +25,8 @@ def replacement(step: Step) -> list[str]:
 
 
 def ensure_deployment(step: Step) -> BlueGreenDeployment | None:
-    if step.params.source_db_cluster:
-        return cluster_flow.ensure_deployment(step)
+    if (flow := flows.handler(step, "ensure_deployment")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     p = step.params
     blue = step.rds.instance(p.source_db_instance)
     existing = step.rds.find_deployment(p.deployment_name)
@@ -102,8 +102,8 @@ def _replace_failed(step: Step, existing: BlueGreenDeployment) -> None:
 
 
 def wait_available(step: Step, deployment: BlueGreenDeployment | None, timeout_s: float = 7200) -> BlueGreenDeployment | None:
-    if step.params.source_db_cluster:
-        return cluster_flow.wait_available(step, deployment)
+    if (flow := flows.handler(step, "wait_available")) is not None:
+        return flow(step, deployment)  # type: ignore[no-any-return]
     if deployment is None:
         return None
     ident = deployment["BlueGreenDeploymentIdentifier"]
