@@ -146,8 +146,14 @@ def _major(version: str) -> str:
     return version.split(".")[0]
 
 
-def _record(step: Step, records: list[CheckRecord]) -> None:
+def _record(step: Step, records: list[CheckRecord], acknowledged: list[str] | None = None) -> None:
+    """Each record as a check of the step; a failed rule listed in `acknowledged` (step 01:
+    acknowledge_precheck_errors) is recorded as a warning that says it was accepted."""
     for r in records:
+        if r["result"] == "fail" and r["id"] in (acknowledged or []):
+            step.check(r["id"], "warn", {**r["evidence"], "acknowledged": "acknowledge_precheck_errors"},
+                       r["remediation"])
+            continue
         step.check(r["id"], r["result"], r["evidence"], r["remediation"])
 
 
@@ -190,9 +196,10 @@ def check(step: Step) -> dict[str, Any]:
         _instance_group_check(step, want)
     blue_params = _blue_parameters(step, src)
     endpoint = sh.writer(src)
+    accepted = p.acknowledge_precheck_errors
     _record(step, readiness.blue_checks(lambda name: _connect(step, endpoint, name), how, engine, blue_params,
-                                        green_params))
-    _record(step, readiness.green_checks(green_params, None, how, engine))
+                                        green_params), accepted)
+    _record(step, readiness.green_checks(green_params, None, how, engine), accepted)
     if sh.kind == "cluster":
         _record(step, [aurora_readiness.iam_permissions(step.clients.sts, step.clients.iam)])
     else:
