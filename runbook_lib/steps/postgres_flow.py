@@ -823,6 +823,7 @@ def _sequences(step: Step, result: dict[str, Any], prod: dict[str, Any]) -> None
     write = result.get("sequences") or {"observed": False, "reason": "this run did not make the switchover"}
     old = result.get("old")
     behind: list[dict[str, Any]] = []
+    missing: list[str] = []
     compared = 0
     if old is not None:
         for name in _databases(step, sh.writer(prod)):
@@ -834,13 +835,18 @@ def _sequences(step: Step, result: dict[str, Any], prod: dict[str, Any]) -> None
             with _connect(step, sh.writer(prod), name) as conn:
                 now = _last_values(conn)
             for seq, value in before.items():
+                if seq not in now:
+                    missing.append(f"{name}: {seq}")  # not on the new production (e.g. a service's own schema)
+                    continue
                 compared += 1
-                if value is not None and (now.get(seq) is None or int(now[seq] or 0) < value):
-                    behind.append({"database": name, "sequence": seq, "old_blue": value, "new_production": now.get(seq)})
-    step.findings["sequences"] = {"write_after_switchover": write, "compared": compared, "behind": behind[:50]}
+                if value is not None and (now[seq] is None or int(now[seq] or 0) < value):
+                    behind.append({"database": name, "sequence": seq, "old_blue": value, "new_production": now[seq]})
+    step.findings["sequences"] = {"write_after_switchover": write, "compared": compared, "behind": behind[:50],
+                                  "only_on_old_blue": missing[:50]}
     ok = not behind and write.get("ahead") is not False
     step.check("pgSequencesAhead", "pass" if ok else "fail",
-               {"write_after_switchover": write, "compared_with_old_blue": compared, "behind": behind[:20]},
+               {"write_after_switchover": write, "compared_with_old_blue": compared, "behind": behind[:20],
+                "only_on_old_blue": missing[:20]},
                None if ok else "Sequences on the new production are behind the old blue's: setval each listed "
                "sequence past the old blue's last_value before the application writes again.")
     display.note(f"Sequences: the write right after the switchover took {write.get('new_production_nextval')} (blue's "
