@@ -98,8 +98,8 @@ def _assert_clean_end(paths: LabPaths, run_dir: Path, base: str) -> dict[str, An
     assert switch["after_switchover"]["ran"]["shop"]["refreshed"], switch["after_switchover"]
     # the application's own write on the new production: its sequences are past every id blue handed out
     with _connect(paths, rds, params) as conn:
-        row = conn.execute("INSERT INTO public.customers (name, email) VALUES ('after', 'after@example.com') "
-                           "RETURNING id, (SELECT max(id) FROM public.customers WHERE email <> 'after@example.com')"
+        row = conn.execute("INSERT INTO public.customers (name, email, created_at) VALUES ('after', "
+                           "'after@example.com', now()) RETURNING id, (SELECT max(id) FROM public.customers)"
                            ).fetchone()
         assert row is not None and row[0] > row[1]
     return switch

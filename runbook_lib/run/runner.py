@@ -154,11 +154,11 @@ def _run_locked(params: RunbookParams, params_file: str, start_from: str, keep_l
 
 def _seed_source(params: RunbookParams) -> None:
     """The lab resource the parameters name, beside database-1 (each seed is idempotent): the Aurora MySQL cluster
-    for a cluster that is not there or is Aurora MySQL (`runbook lab up --aurora`); the PostgreSQL instance and
-    cluster (`runbook lab up --postgres`) when the source is still missing."""
-    if params.source_db_cluster and _lab_engine(params) in (None, "aurora-mysql", "aurora"):
+    for a cluster going to an Aurora MySQL version (`runbook lab up --aurora`); the PostgreSQL instance and cluster
+    (`runbook lab up --postgres`) when any other source is missing."""
+    if params.source_db_cluster and "mysql_aurora" in params.target_engine_version:
         lab_client.seed_aurora(seed_blocker=params.lab_seed_blocker)
-    if _lab_engine(params) is None:
+    elif _lab_engine(params) is None:
         seed_postgres = getattr(lab_client, "seed_postgres", None)
         if seed_postgres is None:
             raise RunbookError(f"The lab has no {params.source_db_cluster or params.source_db_instance} and this "

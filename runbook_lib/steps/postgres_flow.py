@@ -866,8 +866,8 @@ def _maintenance(step: Step, endpoint: dict[str, Any]) -> None:
     for name in _databases(step, endpoint):
         with _connect(step, endpoint, name) as conn:
             if run:
+                refreshed = guard.refresh_materialized_views(conn)   # first: a refresh leaves a view without statistics
                 guard.run_analyze(conn)
-                refreshed = guard.refresh_materialized_views(conn)
                 done[name] = {"analyzed": True, "refreshed": refreshed}
                 step.changed("ran ANALYZE and REFRESH MATERIALIZED VIEW on the new production", database=name,
                              refreshed=refreshed)
@@ -889,9 +889,17 @@ def _refresh_reminder(conn: psycopg.Connection[Any], done: dict[str, Any] | None
     return guard.materialized_views_to_refresh(conn)
 
 
+def green_groups(step: Step) -> dict[str, Any]:
+    """Step 01's first cell: the MySQL flows plan green's 8.0 groups from blue's here; for PostgreSQL green's
+    (cluster) parameter group is a rule of the checks (greenParameterGroup), with what to create when it is missing."""
+    display.note(f"Green's parameter group {_green_group(step)} is checked with the prerequisites below "
+                 "(greenParameterGroup: it must exist in the target version's family).")
+    return {"status": "not-needed", "ready": True}
+
+
 # The step functions the notebooks call (steps/flows.py). Step 05's side-by-side table (compare) and step 06 are
 # the instance code of the step modules for an instance, the Aurora cluster flow's for a cluster.
-_COMMON = {"check": check, "replacement": replacement, "ensure_deployment": ensure_deployment,
+_COMMON = {"green_groups": green_groups, "check": check, "replacement": replacement, "ensure_deployment": ensure_deployment,
            "wait_available": wait_available, "upgrade_green": upgrade_green, "read_precheck_log": read_precheck_log,
            "fix_and_retry": fixes, "check_guardrails": guardrails, "switch_over": switch_over, "report": report}
 INSTANCE_STEPS = dict(_COMMON)

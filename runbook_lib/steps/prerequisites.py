@@ -20,6 +20,8 @@ def green_groups(step: Step) -> dict[str, Any]:
     """Green's 8.0 groups before the checks: when they do not exist yet, the plan made from blue's groups is shown
     and, in JupyterLab, one confirm button per group (the checks cell creates them after the click). Nothing is
     created here unless the parameter file says create_green_groups: true."""
+    if (flow := flows.handler(step, "green_groups")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     result = parameter_groups.offer(step)
     if result["status"] != "not-needed":
         display.preformatted(result["text"], title="Green's 8.0 groups, planned from blue's")
