@@ -28,13 +28,18 @@ def _lab(args: argparse.Namespace) -> int:
         state = client.seed_fleet()
     if args.aurora and args.action in ("up", "reset"):
         state = client.seed_aurora(seed_blocker=args.seed_blocker)
+    if args.postgres and args.action in ("up", "reset"):
+        state = client.seed_postgres()
     if args.json:
         print(json.dumps(state, indent=2, default=str))
     elif state.get("running"):
         print(f"lab running at {state['endpoint_url']} (region {state['region']}, folder {state['lab_dir']}"
               f"{', TLS required (CA ' + str(state.get('ca_bundle')) + ')' if state.get('require_secure_transport') else ''})")
         for name, inst in state.get("instances", {}).items():
-            print(f"  {name}: {inst['status']}, MySQL {inst['engine_version']}, endpoint 127.0.0.1:{inst['endpoint_port']}")
+            engine = {"postgres": "PostgreSQL", "aurora-postgresql": "Aurora PostgreSQL"}.get(inst.get("engine", ""),
+                                                                                               "MySQL")
+            print(f"  {name}: {inst['status']}, {engine} {inst['engine_version']}, endpoint "
+                  f"127.0.0.1:{inst['endpoint_port']}")
         for cluster in state.get("clusters", []):
             ends = cluster["endpoints"]
             print(f"  cluster {cluster['identifier']}: {cluster['status']}, {cluster['engine_version']}, "
@@ -195,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--seed-blocker", action="store_true", help="seed a 5.7->8.0 upgrade blocker")
     lab.add_argument("--aurora", action="store_true",
                      help="also seed an Aurora MySQL 2.11 cluster (writer and reader) with its 3.x target groups")
+    lab.add_argument("--postgres", action="store_true",
+                     help="also seed an RDS for PostgreSQL 15.7 instance (pg-1) and an Aurora PostgreSQL 15.7 cluster "
+                          "(apg-1, writer and reader) with their 16 target groups")
     lab.add_argument("--fleet", action="store_true",
                      help="also seed a fleet: more instances (5.7, 8.0, -old1, one in a deployment) and a second Region")
     lab.add_argument("--require-secure-transport", action=argparse.BooleanOptionalAction, default=None,

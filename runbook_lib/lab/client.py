@@ -197,6 +197,15 @@ def seed_aurora(paths: LabPaths | None = None, seed_blocker: bool = False) -> di
     return dict(call(paths, "aurora", {"seed_blocker": seed_blocker}, timeout=240))
 
 
+def seed_postgres(paths: LabPaths | None = None) -> dict[str, Any]:
+    """The lab's PostgreSQL databases, pg-1 and apg-1 (lab/control/postgres_seed.py), added to the running lab
+    (idempotent); returns the lab's status."""
+    paths = paths or LabPaths.default()
+    if not status(paths)["running"]:
+        raise RunbookError(f"No lab is running at {paths.root}; start it with 'runbook lab up --postgres'.")
+    return dict(call(paths, "postgres", {}, timeout=240))
+
+
 def set_switches(paths: LabPaths, **switches: Any) -> dict[str, Any]:
     return dict(call(paths, "switches", dict(switches)))
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from runbook_lib.lab import moto_internals
 from runbook_lib.lab.api.iam import LabIamResponse
 from runbook_lib.lab.api.rds import LabRDSResponse
-from runbook_lib.lab.control import aurora_seed, clusters, instances
+from runbook_lib.lab.control import aurora_seed, clusters, instances, postgres_seed
 from runbook_lib.lab.control.core import DEFAULT_TIME_SCALE, Lab
 from runbook_lib.lab.dataplane.mariadb_servers import Admin
 from runbook_lib.lab.dataplane.mysql import Credentials
@@ -103,12 +103,9 @@ class LabApp:
             instances = {
                 i.db_instance_identifier: {
                     "status": i.status, "engine_version": i.engine_version, "dbi_resource_id": i.dbi_resource_id,
-                    "endpoint_port": i.port,
-                    "server_port": self.lab.data.servers[i.dbi_resource_id].port
-                    if i.dbi_resource_id in self.lab.data.servers else None,
-                    "server_pid": (self.lab.data.servers[i.dbi_resource_id].proc.pid  # type: ignore[union-attr]
-                                   if i.dbi_resource_id in self.lab.data.servers
-                                   and self.lab.data.servers[i.dbi_resource_id].proc else None)}
+                    "endpoint_port": i.port, "engine": i.engine,
+                    "server_port": self.lab.server_port(i.dbi_resource_id),
+                    "server_pid": self._server_pid(i.dbi_resource_id)}
                 for i in self.lab.backend.databases.values()}
             cluster_rows = clusters.status(self.lab)
         return {"running": True, "endpoint_url": self.endpoint_url, "region": self.lab.region, "pid": os.getpid(),
@@ -118,6 +115,11 @@ class LabApp:
                 "clusters": cluster_rows,
                 "endpoints": self.lab.data.router.snapshot(), "faults": vars(self.lab.faults),
                 "failures": self.lab.failures[-5:]}
+
+    def _server_pid(self, dbi: str) -> int | None:
+        server = self.lab.data.servers.get(dbi) or self.lab.pg.servers.get(dbi)
+        proc = server.proc if server is not None else None
+        return proc.pid if proc is not None else None
 
     def admin(self, request: Request) -> Response:
         path = request.path.removeprefix("/_lab/")
@@ -139,9 +141,14 @@ class LabApp:
                      not body.get("without_target_groups", False))
                 if body.get("aurora"):
                     aurora_seed.seed(self.lab, bool(body.get("seed_blocker", False)))
+                if body.get("postgres"):
+                    postgres_seed.seed(self.lab)
                 return _json(self.status())
             if path == "aurora" and request.method == "POST":
                 aurora_seed.seed(self.lab, bool(body.get("seed_blocker", False)))
+                return _json(self.status())
+            if path == "postgres" and request.method == "POST":
+                postgres_seed.seed(self.lab)
                 return _json(self.status())
             if path == "checksums":
                 return _json(self.lab.run_sync(self.lab.checksums))
@@ -170,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the servers refuse plain connections (require_secure_transport=1 in the lab's groups)")
     ap.add_argument("--without-target-groups", action="store_true")
     ap.add_argument("--aurora", action="store_true", help="also seed the Aurora MySQL cluster (lab/control/aurora_seed.py)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="also seed pg-1 and apg-1 (lab/control/postgres_seed.py)")
     ap.add_argument("--time-scale", type=float, default=float(os.environ.get("RUNBOOK_LAB_TIME_SCALE",
                                                                              DEFAULT_TIME_SCALE)))
     args = ap.parse_args(argv)
@@ -195,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         seed(lab, args.seed_blocker, args.require_secure_transport, not args.without_target_groups)
         if args.aurora:
             aurora_seed.seed(lab, args.seed_blocker)
+        if args.postgres:
+            postgres_seed.seed(lab)
         paths.write_private(paths.status_file, {k: v for k, v in app.status().items()
                                                 if k in ("running", "endpoint_url", "region", "pid", "lab_dir", "ca_bundle",
                                                          "time_scale", "require_secure_transport")})

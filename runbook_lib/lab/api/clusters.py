@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_lib.lab import aurora_catalog as aurora
-from runbook_lib.lab.control import cluster_deployments, clusters
+from runbook_lib.lab import postgres_catalog
+from runbook_lib.lab.control import cluster_deployments, clusters, postgres_instances, postgres_seed
 from runbook_lib.lab.control.core import Lab
 from runbook_lib.lab.moto_internals import (
     ActionResult,
@@ -51,6 +52,7 @@ class ClusterAPI:
 
     def _cluster_group_family(self, group: str) -> str:
         clusters.ensure_default_groups(self.lab)
+        postgres_seed.ensure_default_groups(self.lab)
         if group not in self.backend.db_cluster_parameter_groups:
             raise _group_not_found(group)
         return str(self.backend.db_cluster_parameter_groups[group].db_parameter_group_family)
@@ -123,7 +125,8 @@ class ClusterAPI:
             raise RDSClientError("InvalidDBInstanceState",
                                  f"{inst.db_instance_identifier} belongs to blue/green deployment "
                                  f"{bgd.blue_green_deployment_name}; delete the deployment first.")
-        clusters.delete_member(self.lab, inst)
+        delete = postgres_instances.delete_member if postgres_instances.is_postgres(inst) else clusters.delete_member
+        delete(self.lab, inst)
         return ActionResult({"DBInstance": inst})
 
     def delete_db_cluster(self) -> ActionResult:
@@ -149,7 +152,8 @@ class ClusterAPI:
             raise RDSClientError("DBClusterSnapshotAlreadyExistsFault",
                                  f"Cannot create the cluster snapshot because one with the identifier {final} "
                                  "already exists.")
-        clusters.delete(self.lab, cluster, None if skip else final)
+        delete = postgres_instances.delete_cluster if postgres_instances.is_postgres(cluster) else clusters.delete
+        delete(self.lab, cluster, None if skip else final)
         return ActionResult({"DBCluster": cluster})
 
     def stop_db_cluster(self) -> ActionResult:
@@ -203,8 +207,8 @@ class ClusterAPI:
         family = self._cluster_group_family(group)
         if group.startswith("default."):
             raise InvalidParameterValue("Cannot modify a default parameter group.")
-        if family in aurora.FAMILIES:
-            known = aurora.cluster_default_parameters(family)
+        if family in aurora.FAMILIES or family in postgres_catalog.CLUSTER_FAMILIES:
+            known = _cluster_defaults(family)
             for param in self.params.get("Parameters") or []:
                 if param.get("ParameterName") not in known:
                     raise InvalidParameterValue(f"Could not find parameter with name: {param.get('ParameterName')}")
@@ -224,7 +228,7 @@ class ClusterAPI:
         if reset_all == bool(names):
             raise InvalidParameterCombination("Specify either ResetAllParameters or Parameters, not both (and not "
                                               "neither).")
-        known = aurora.cluster_default_parameters(family) if family in aurora.FAMILIES else None
+        known = _cluster_defaults(family) if family in aurora.FAMILIES + postgres_catalog.CLUSTER_FAMILIES else None
         for name in names:
             if known is not None and name not in known:
                 raise InvalidParameterValue(f"Could not find parameter with name: {name}")
@@ -244,9 +248,9 @@ class ClusterAPI:
     def describe_db_cluster_parameters(self) -> ActionResult:
         group = self.params.get("DBClusterParameterGroupName") or ""
         family = self._cluster_group_family(group)
-        if family not in aurora.FAMILIES:
+        if family not in aurora.FAMILIES and family not in postgres_catalog.CLUSTER_FAMILIES:
             return super().describe_db_cluster_parameters()  # type: ignore[misc, no-any-return]
-        merged = aurora.cluster_default_parameters(family)
+        merged = _cluster_defaults(family)
         for name, param in self.backend.db_cluster_parameter_groups[group].parameters.items():
             record = dict(merged.get(name, {"ParameterName": name}))
             if param.get("ParameterValue") is not None:
@@ -259,10 +263,10 @@ class ClusterAPI:
 
     def describe_engine_default_cluster_parameters(self) -> ActionResult:
         family = self.params.get("DBParameterGroupFamily") or ""
-        if family not in aurora.FAMILIES:
+        if family not in aurora.FAMILIES and family not in postgres_catalog.CLUSTER_FAMILIES:
             raise InvalidParameterValue(f"Invalid DB parameter group family: {family}.")
         return ActionResult({"EngineDefaults": {"DBParameterGroupFamily": family,
-                                                "Parameters": list(aurora.cluster_default_parameters(family).values())}})
+                                                "Parameters": list(_cluster_defaults(family).values())}})
 
     # -- blue/green for a cluster (moto: no validation, one detail row, instance task names) -------------------
     def create_cluster_deployment(self, name: str, source: str) -> ActionResult:
@@ -309,6 +313,13 @@ class ClusterAPI:
         bgd = self.backend.blue_green_deployments[created.blue_green_deployment_identifier]
         cluster_deployments.provision_green(self.lab, bgd, blue, self._cluster(bgd.target))
         return ActionResult({"BlueGreenDeployment": bgd})
+
+
+def _cluster_defaults(family: str) -> dict[str, dict[str, Any]]:
+    """A cluster parameter group family's engine defaults (Aurora MySQL's or Aurora PostgreSQL's catalog)."""
+    if family in postgres_catalog.CLUSTER_FAMILIES:
+        return postgres_catalog.default_parameters(family, cluster=True)
+    return aurora.cluster_default_parameters(family)
 
 
 def is_cluster_arn(arn: str | None) -> bool:

@@ -10,10 +10,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runbook_lib.lab import aurora_catalog, option_catalog, parameter_defaults
+from runbook_lib.lab import aurora_catalog, option_catalog, parameter_defaults, postgres_catalog
 from runbook_lib.lab import engine_versions as catalog
 from runbook_lib.lab.api.clusters import ClusterAPI, is_cluster_arn
-from runbook_lib.lab.control import cluster_deployments, clusters, deployments, instances, switchover
+from runbook_lib.lab.api.postgres import PostgresAPI, is_postgres_deployment
+from runbook_lib.lab.control import (
+    cluster_deployments,
+    clusters,
+    deployments,
+    instances,
+    postgres_instances,
+    switchover,
+)
 from runbook_lib.lab.control.core import LOG_PORTION_LINES, Lab
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.moto_internals import (
@@ -42,6 +50,13 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true" if not isinstance(value, bool) else value
 
 
+def _defaults(family: str) -> dict[str, dict[str, Any]]:
+    """A DB parameter group family's engine defaults (MySQL's or PostgreSQL's catalog)."""
+    if family in postgres_catalog.INSTANCE_FAMILIES:
+        return postgres_catalog.default_parameters(family)
+    return catalog.engine_default_parameters(family)
+
+
 def _page(items: list[Any], params: Any, default: int = 100) -> tuple[list[Any], str | None]:
     size = int(params.get("MaxRecords") or default)
     if not 20 <= size <= 100:
@@ -51,7 +66,7 @@ def _page(items: list[Any], params: Any, default: int = 100) -> tuple[list[Any],
     return chunk, (str(start + size) if start + size < len(items) else None)
 
 
-class LabRDSResponse(ClusterAPI, RDSResponse):
+class LabRDSResponse(PostgresAPI, ClusterAPI, RDSResponse):
     """Bound to one Lab by `bind`; moto creates one instance per request."""
 
     lab: Lab
@@ -106,6 +121,8 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
         if self.params.get("DBClusterIdentifier"):
             return self.create_cluster_instance()
         version = self.params.get("EngineVersion")
+        if self.params.get("Engine") == postgres_catalog.POSTGRES:
+            return ActionResult({"DBInstance": self.create_pg_instance()})
         if self.params.get("Engine") == "mysql" and version and not catalog.family_of(version):
             raise InvalidParameterCombination(f"Cannot find version {version} for mysql")
         if self.params.get("DBParameterGroupName") and version:
@@ -182,14 +199,15 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
                 raise _state_error(
                     f"{inst.db_instance_identifier} belongs to blue/green deployment "
                     f"{bgd.blue_green_deployment_name}; delete the deployment first.")
-        instances.delete(self.lab, inst, None if skip else final)
+        delete = postgres_instances.delete if postgres_instances.is_postgres(inst) else instances.delete
+        delete(self.lab, inst, None if skip else final)
         return ActionResult({"DBInstance": inst})
 
     # -- parameters (moto: user-set values only, no Source) -------------------------------------------------
     def describe_db_parameters(self) -> ActionResult:
         group = self.params.get("DBParameterGroupName")
         family = self._group_family(group) or "mysql5.7"
-        merged = catalog.engine_default_parameters(family)
+        merged = _defaults(family)
         for name, param in self.backend.db_parameter_groups[group].parameters.items():
             record = dict(merged.get(name, {"ParameterName": name, "ApplyType": "dynamic",
                                             "DataType": "string", "IsModifiable": True}))
@@ -226,8 +244,9 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
 
     def _known_parameters(self, group: str) -> dict[str, dict[str, Any]] | None:
         """The family's parameters when the lab knows the family (else None: moto's own behaviour)."""
-        family = self._group_family(group)
-        return catalog.engine_default_parameters(family) if family in parameter_defaults.FAMILIES else None
+        family = self._group_family(group) or ""
+        known = family in parameter_defaults.FAMILIES or family in postgres_catalog.INSTANCE_FAMILIES
+        return _defaults(family) if known else None
 
     def _check_parameter_names(self, group: str, names: list[str], changing: bool) -> None:
         if group.startswith("default."):
@@ -264,9 +283,9 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
 
     def describe_engine_default_parameters(self) -> ActionResult:
         family = self.params.get("DBParameterGroupFamily") or ""
-        if family not in parameter_defaults.FAMILIES:
+        if family not in parameter_defaults.FAMILIES and family not in postgres_catalog.INSTANCE_FAMILIES:
             raise InvalidParameterValue(f"Invalid DB parameter group family: {family}.")
-        chunk, marker = _page(list(catalog.engine_default_parameters(family).values()), self.params)
+        chunk, marker = _page(list(_defaults(family).values()), self.params)
         defaults: dict[str, Any] = {"DBParameterGroupFamily": family, "Parameters": chunk}
         if marker:
             defaults["Marker"] = marker
@@ -322,6 +341,7 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
         family = self.params.get("DBParameterGroupFamily")
         records = [catalog.engine_version_record(v) for v in sorted(catalog.MYSQL_VERSIONS, key=lambda v: tuple(map(int, v.split("."))))]
         records += [aurora_catalog.engine_version_record(v) for v in aurora_catalog.sorted_versions()]
+        records += postgres_catalog.engine_version_records()
         records = [r for r in records if (not engine or r["Engine"] == engine)
                    and (not version or r["EngineVersion"] == version or r["EngineVersion"].startswith(version + "."))
                    and (not family or r["DBParameterGroupFamily"] == family)]
@@ -344,6 +364,9 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
             if existing.blue_green_deployment_name == name:
                 raise RDSClientError("BlueGreenDeploymentAlreadyExistsFault",
                                      f"A blue/green deployment with the name {name} already exists.")
+        postgres_source = self._pg_source(source)
+        if postgres_source is not None:
+            return ActionResult({"BlueGreenDeployment": self.create_pg_deployment(postgres_source)})
         if is_cluster_arn(source):
             return self.create_cluster_deployment(name, source)
         blue = self.backend.find_db_from_id(source) if source.startswith("arn:") else self._instance(source)
@@ -393,7 +416,10 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
             raise RDSClientError("InvalidBlueGreenDeploymentStateFault",
                                  f"The blue/green deployment {bgd.blue_green_deployment_identifier} is "
                                  f"{bgd.status}; only an AVAILABLE deployment can be switched over.")
-        if hasattr(bgd, "lab_clusters"):
+        if is_postgres_deployment(bgd):
+            self.refuse_degraded_switchover(bgd)
+            self.start_pg_switchover(bgd, timeout)
+        elif hasattr(bgd, "lab_clusters"):
             cluster_deployments.start(self.lab, bgd, timeout)
         else:
             switchover.start(self.lab, bgd, timeout)
@@ -422,6 +448,7 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
             target = self.backend.find_db_from_id(bgd.target)
             clear_on = [source.dbi_resource_id] + ([target.dbi_resource_id] if bgd.status == "SWITCHOVER_COMPLETED"
                                                    else [])
+        switched = bgd.status == "SWITCHOVER_COMPLETED"
         self.backend.blue_green_deployments.pop(bgd.blue_green_deployment_identifier)
         bgd.status = "DELETING"
         record_event(self.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
@@ -431,7 +458,9 @@ class LabRDSResponse(ClusterAPI, RDSResponse):
                 if dbi in self.lab.data.servers:
                     self.lab.data.write_topology(dbi, [])
         self.lab.submit("clear topology", clear_topology)
-        if delete_target and hasattr(bgd, "lab_clusters"):
+        if is_postgres_deployment(bgd):
+            self.delete_pg_deployment_target(bgd, delete_target, target, switched)
+        elif delete_target and hasattr(bgd, "lab_clusters"):
             clusters.delete_with_members(self.lab, target)
         elif delete_target:
             instances.delete(self.lab, target, None)

@@ -168,9 +168,10 @@ def precheck_failed(lab: Lab, bgd: Any, plan: list[tuple[str, str, bool]], versi
                      "failed (upgrade-prechecks.log).")
 
 
-def start(lab: Lab, bgd: Any, timeout_s: int) -> None:
+def start(lab: Lab, bgd: Any, timeout_s: int, kind: type[ClusterSwitchover] | None = None) -> None:
+    """As switchover.start, with an event per member (`kind`: the engine's cluster switchover, default MySQL's)."""
     with lab.lock:
-        run = ClusterSwitchover(lab, bgd, timeout_s)
+        run = (kind or ClusterSwitchover)(lab, bgd, timeout_s)
         bgd.status = "SWITCHOVER_IN_PROGRESS"
         bgd.status_details = "Switchover in progress"
         for d in bgd.switchover_details:
@@ -219,9 +220,9 @@ class ClusterSwitchover(Switchover):
         return [s.dbi_resource_id for pair in self.member_pairs for s in pair]
 
     def promote_and_rename(self) -> None:
-        lab, data, bgd = self.lab, self.lab.data, self.bgd
-        router = data.router
-        data.promote(self.green_dbi)
+        lab, bgd = self.lab, self.bgd
+        router = lab.data.router
+        self.promote()
         self.topology("SWITCHOVER_IN_POST_PROCESSING", on=[self.blue_dbi, self.green_dbi])
         blue_c, green_c = self.blue_cluster, self.green_cluster
         blue_name, green_name = self.blue_name, self.green_name
@@ -245,8 +246,8 @@ class ClusterSwitchover(Switchover):
                 router.rename(g_name, b_old)
                 router.rename("__switching__", b_name)
                 blue.port, green.port = green.port, blue.port
-                data.attach(b_name, green.dbi_resource_id)
-                data.attach(b_old, blue.dbi_resource_id)
+                lab.attach(b_name, green.dbi_resource_id)
+                lab.attach(b_old, blue.dbi_resource_id)
                 green.tags = list(blue.tags)
                 renamed.append((b_name, b_old, g_name))
             for cluster in (blue_c, green_c):

@@ -111,16 +111,16 @@ def writer_dbi(cluster: Any) -> str | None:
 def route_endpoints(lab: Lab, cluster: Any) -> None:
     """Point the cluster endpoint at the writer's server and the reader endpoint at the first reader's (or the
     writer's, when the cluster has no reader)."""
-    servers = lab.data.servers
-    writer = next((i for i in members(cluster) if i.is_cluster_writer and i.dbi_resource_id in servers), None)
-    readers = [i for i in members(cluster) if not i.is_cluster_writer and i.dbi_resource_id in servers
+    port = lab.server_port
+    writer = next((i for i in members(cluster) if i.is_cluster_writer and port(i.dbi_resource_id)), None)
+    readers = [i for i in members(cluster) if not i.is_cluster_writer and port(i.dbi_resource_id)
                and i.status in ("available", "backing-up")]
     name = cluster.db_cluster_identifier
     if writer is not None:
-        lab.data.router.route(writer_endpoint_name(name), servers[writer.dbi_resource_id].port)
+        lab.data.router.route(writer_endpoint_name(name), port(writer.dbi_resource_id))
     reader = readers[0] if readers else writer
     if reader is not None:
-        lab.data.router.route(reader_endpoint_name(name), servers[reader.dbi_resource_id].port)
+        lab.data.router.route(reader_endpoint_name(name), port(reader.dbi_resource_id))
 
 
 def create_member(lab: Lab, inst: Any, cluster: Any, seed_sql: list[str] | None = None) -> None:

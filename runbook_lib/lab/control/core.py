@@ -21,6 +21,8 @@ from runbook_lib.lab import moto_internals
 from runbook_lib.lab.control import metrics
 from runbook_lib.lab.control.faults import Faults
 from runbook_lib.lab.dataplane.mysql import Credentials, DataPlane
+from runbook_lib.lab.dataplane.postgres_plane import PgDataPlane
+from runbook_lib.lab.dataplane.postgres_servers import PgLogin
 from runbook_lib.lab.paths import LabPaths
 
 # RDS takes minutes; the lab takes (RDS seconds x time scale) for the waits that are not real work.
@@ -50,6 +52,9 @@ class Lab:
         self.creds = creds
         self.lock = threading.RLock()
         self.data = DataPlane(paths, creds)
+        # PostgreSQL servers behind the same endpoint router; the lab's superuser is RDS's `rdsadmin`.
+        self.pg = PgDataPlane(paths, self.data.router, PgLogin("rdsadmin", creds.admin.password),
+                              PgLogin(creds.master_user, creds.master_password))
         self.faults = Faults()
         self.logs: dict[str, dict[str, LogFile]] = {}   # dbi -> file name -> content
         self.precheck: Callable[[Any, str], tuple[bool, str]] | None = None
@@ -61,6 +66,8 @@ class Lab:
         self._metrics = threading.Thread(target=metrics.publish_replica_lag, args=(self, self._metrics_stop),
                                          name="lab-metrics", daemon=True)
         self._metrics.start()
+        self.pg_monitor_stop = threading.Event()   # the PostgreSQL replication watcher (postgres_deployments)
+        self.pg_monitor: threading.Thread | None = None
 
     @property
     def backend(self) -> Any:
@@ -119,6 +126,8 @@ class Lab:
         def job() -> None:
             for dbi in list(self.data.servers):
                 self.data.remove_server(dbi)
+            for dbi in list(self.pg.servers):
+                self.pg.remove_server(dbi)
             for name in list(self.data.router.snapshot()):
                 self.data.router.remove(name)
             with self.lock:
@@ -133,8 +142,10 @@ class Lab:
 
     def stop(self) -> None:
         self._metrics_stop.set()
+        self.pg_monitor_stop.set()
         self._jobs.put(None)
         self._worker.join(timeout=120)
+        self.pg.close()
         self.data.close()
 
     # -- records -------------------------------------------------------------------------------------
@@ -146,6 +157,15 @@ class Lab:
             if inst.dbi_resource_id == dbi:
                 return inst
         return None
+
+    def server_port(self, dbi: str) -> int | None:
+        """The port of the server behind `dbi`, MariaDB or PostgreSQL (None when it has none)."""
+        server = self.data.servers.get(dbi) or self.pg.servers.get(dbi)
+        return server.port if server is not None else None
+
+    def attach(self, name: str, dbi: str) -> None:
+        """Route the endpoint of `name` to the server of `dbi`, whichever engine it runs."""
+        self.data.router.route(name, self.server_port(dbi))
 
     def set_status(self, dbi: str, status: str) -> None:
         with self.lock:
@@ -173,6 +193,13 @@ class Lab:
         path.write_text(text)
 
     def log_files(self, dbi: str) -> dict[str, LogFile]:
+        pg_server = self.pg.servers.get(dbi)
+        if pg_server is not None:   # RDS for PostgreSQL names its logs error/postgresql.log.YYYY-MM-DD-HH
+            log = pg_server.log_file
+            written = log.stat().st_mtime if log.exists() else time.time()
+            name = time.strftime("error/postgresql.log.%Y-%m-%d-%H", time.gmtime(written))
+            return {name: LogFile(log.read_text(errors="replace") if log.exists() else "", written),
+                    **self.logs.get(dbi, {})}
         files = {"error/mysql-error-running.log": LogFile(self.data.error_log(dbi))}
         files.update(self.logs.get(dbi, {}))
         return files

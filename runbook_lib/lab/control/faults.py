@@ -17,7 +17,9 @@ class Faults:
     """Switches that make failure paths deterministic (tests and demos), and lab settings where RDS's
     documentation leaves a behaviour open."""
 
-    stall_green_sql_thread: bool = False   # green stops applying during switchover -> timeout, rollback
+    stall_green_sql_thread: bool = False   # green stops applying during switchover -> timeout, rollback (PostgreSQL:
+    #                                        the subscription disabled, or WAL replay paused on a physical green)
+    # skip_catchup_wait on PostgreSQL: green stops applying at the fence and is promoted without the LSN wait
     skip_catchup_wait: bool = False        # promote green without waiting (unsafe; zero-loss must catch it)
     switchover_rollback_status: str = "AVAILABLE"   # deployment status after a rolled-back switchover
     switchover_hold_s: float = 0.0         # stay SWITCHOVER_IN_PROGRESS this long before fencing (kill tests)

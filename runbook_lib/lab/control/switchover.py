@@ -30,10 +30,11 @@ def old_name(lab: Lab, name: str, taken: Any = None) -> str:
     return f"{name}-old{n}"
 
 
-def start(lab: Lab, bgd: Any, timeout_s: int) -> None:
-    """Mark the deployment SWITCHOVER_IN_PROGRESS (what the API answers at once) and queue the work."""
+def start(lab: Lab, bgd: Any, timeout_s: int, kind: type[Switchover] | None = None) -> None:
+    """Mark the deployment SWITCHOVER_IN_PROGRESS (what the API answers at once) and queue the work (`kind`: the
+    engine's switchover, default MySQL's)."""
     with lab.lock:
-        run = Switchover(lab, bgd, timeout_s)
+        run = (kind or Switchover)(lab, bgd, timeout_s)
         bgd.status = "SWITCHOVER_IN_PROGRESS"
         bgd.status_details = "Switchover in progress"
         for d in bgd.switchover_details:
@@ -130,9 +131,9 @@ class Switchover:
             raise Abort("the switchover timeout elapsed")
 
     def promote_and_rename(self) -> None:
-        lab, data, bgd, blue, green = self.lab, self.lab.data, self.bgd, self.blue, self.green
-        router = data.router
-        data.promote(self.green_dbi)
+        lab, bgd, blue, green = self.lab, self.bgd, self.blue, self.green
+        router = lab.data.router
+        self.promote()
         self.topology("SWITCHOVER_IN_POST_PROCESSING", on=[self.blue_dbi, self.green_dbi])
         blue_name, green_name = self.blue_name, self.green_name
         with lab.lock:
@@ -143,8 +144,8 @@ class Switchover:
             router.rename(green_name, old)
             router.rename("__switching__", blue_name)
             blue.port, green.port = green.port, blue.port
-            data.attach(blue_name, self.green_dbi)
-            data.attach(old, self.blue_dbi)
+            lab.attach(blue_name, self.green_dbi)
+            lab.attach(old, self.blue_dbi)
             green.source_db_instance_identifier = None
             green.is_replica = False
             blue.replicas = []
@@ -166,9 +167,9 @@ class Switchover:
         data = self.lab.data
         if self.fenced:
             data.router.set_mode(self._endpoint_names(), "open")
-        data.set_read_only(self.blue_dbi, False)
+        self.unfence()
         if self.stalled:
-            data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
+            self.resume_green()
         self.topology("AVAILABLE", on=[self.blue_dbi])
         with self.lab.lock:
             rolled_back_to = self.lab.faults.switchover_rollback_status
@@ -178,6 +179,19 @@ class Switchover:
                 d.Status = rolled_back_to
             self.event(self._canceled(reason))
             self.event("Switchover canceled on blue/green deployment.")
+
+    # -- what differs for PostgreSQL (postgres_switchover.py) ----------------------------------------------------
+    def promote(self) -> None:
+        """Green stops replicating and takes writes."""
+        self.lab.data.promote(self.green_dbi)
+
+    def unfence(self) -> None:
+        """Blue takes writes again (a rollback)."""
+        self.lab.data.set_read_only(self.blue_dbi, False)
+
+    def resume_green(self) -> None:
+        """Green applies again after the `stall_green_sql_thread` switch stopped it (a rollback)."""
+        self.lab.data.servers[self.green_dbi].execute("START SLAVE SQL_THREAD")
 
     # -- what differs for a cluster (cluster_deployments.ClusterSwitchover) -----------------------------------
     def _endpoint_names(self) -> list[str]:

@@ -1,0 +1,211 @@
+"""RDS for PostgreSQL instances and Aurora PostgreSQL cluster members in the lab, as RDS moves them: a real PostgreSQL
+server behind each (`creating -> backing-up -> available`), an Aurora reader a physical standby of its writer, the
+cluster and reader endpoints routed as for Aurora MySQL (clusters.route_endpoints); deletion with a final snapshot
+that is a real pg_dump. The records' lifecycle is the MySQL one (instances.py, clusters.py); only the servers
+differ."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runbook_lib.lab import moto_internals, postgres_catalog
+from runbook_lib.lab.control import clusters
+from runbook_lib.lab.control.events import record_event
+
+if TYPE_CHECKING:
+    from runbook_lib.lab.control.core import Lab
+
+
+def is_postgres(resource: Any) -> bool:
+    return str(getattr(resource, "engine", "")) in postgres_catalog.ENGINES
+
+
+def settings_for(lab: Lab, group: str | None, cluster: bool = False) -> dict[str, str]:
+    """The user-set values of a (cluster) parameter group that a lab PostgreSQL server honours."""
+    groups = lab.backend.db_cluster_parameter_groups if cluster else lab.backend.db_parameter_groups
+    if not group or group not in groups:
+        return {}
+    out = {}
+    for name, param in groups[group].parameters.items():
+        value = param.get("ParameterValue") if isinstance(param, dict) else getattr(param, "parameter_value", None)
+        if name in postgres_catalog.SERVER_SETTINGS and value not in (None, ""):
+            out[name] = str(value)
+    return out
+
+
+def parameter(lab: Lab, group: str | None, name: str, cluster: bool = False) -> str | None:
+    """A parameter's value in a (cluster) parameter group: the user's, else the family default."""
+    groups = lab.backend.db_cluster_parameter_groups if cluster else lab.backend.db_parameter_groups
+    if not group or group not in groups:
+        return None
+    record = groups[group]
+    param = record.parameters.get(name)
+    if isinstance(param, dict) and param.get("ParameterValue") is not None:
+        return str(param["ParameterValue"])
+    family = str(getattr(record, "family", None) or getattr(record, "db_parameter_group_family", ""))
+    default = postgres_catalog.default_parameters(family, cluster).get(name, {}) if family else {}
+    value = default.get("ParameterValue")
+    return None if value is None else str(value)
+
+
+def create(lab: Lab, inst: Any, seed: bool = False) -> None:
+    """An RDS for PostgreSQL instance: its server (seeded with the shop sample when asked), then available."""
+    with lab.lock:
+        lab.adopt_instance(inst)
+        inst.status = "creating"
+        dbi, name, version = inst.dbi_resource_id, inst.db_instance_identifier, inst.engine_version
+        settings = settings_for(lab, inst.db_parameter_group_name)
+
+    def job() -> None:
+        lab.pg.start_server(dbi, version, name, settings)
+        if seed:
+            lab.pg.seed(dbi)
+        with lab.lock:
+            lab.attach(lab.instance_name(dbi), dbi)
+        lab.set_status(dbi, "backing-up")
+        lab.pause(60)
+        lab.set_status(dbi, "available")
+        with lab.lock:
+            record_event(lab.backend, "db-instance", name, "DB instance created")
+    lab.submit(f"create {name}", job)
+
+
+def create_member(lab: Lab, inst: Any, cluster: Any, seed: bool = False) -> None:
+    """An Aurora PostgreSQL instance: the writer a writable server, a reader a physical standby of the writer
+    (Aurora's readers share the volume; a hot standby is the lab's closest real thing)."""
+    with lab.lock:
+        lab.adopt_instance(inst)
+        moto_internals.join_cluster(inst, cluster)
+        inst.status = "creating"
+        dbi, name = inst.dbi_resource_id, inst.db_instance_identifier
+        version = cluster.engine_version
+        settings = settings_for(lab, cluster.parameter_group, cluster=True)
+        source = None if inst.is_cluster_writer else clusters.writer_dbi(cluster)
+        resource_id = cluster.db_cluster_resource_id
+
+    def job() -> None:
+        if source is None:
+            lab.pg.start_server(dbi, version, name, settings)
+            if seed:
+                lab.pg.seed(dbi)
+        else:
+            lab.pg.start_standby(dbi, source, version, name, settings)
+        with lab.lock:
+            lab.attach(lab.instance_name(dbi), dbi)
+        lab.set_status(dbi, "backing-up")
+        with lab.lock:
+            current = clusters.by_resource_id(lab, resource_id)
+            if current is not None:
+                clusters.route_endpoints(lab, current)
+        lab.pause(60)
+        lab.set_status(dbi, "available")
+        with lab.lock:
+            current = clusters.by_resource_id(lab, resource_id)
+            if current is not None:
+                clusters.route_endpoints(lab, current)
+            record_event(lab.backend, "db-instance", name, "DB instance created")
+    lab.submit(f"create {name}", job)
+
+
+def delete(lab: Lab, inst: Any, final_snapshot: str | None) -> None:
+    """DeleteDBInstance of an RDS for PostgreSQL instance: the final snapshot a real dump, the server, then the
+    record (instances.delete's order)."""
+    with lab.lock:
+        dbi, name = inst.dbi_resource_id, inst.db_instance_identifier
+        inst.status = "deleting"
+
+    def job() -> None:
+        if final_snapshot and dbi in lab.pg.servers:
+            dump = lab.paths.snapshots / f"{final_snapshot}.sql"
+            with lab.lock:
+                snap = lab.backend.create_db_snapshot(lab.instance_name(dbi), final_snapshot)
+                snap.status = "creating"
+                snap.lab_dump = str(dump)
+            lab.pg.dump(dbi, dump)
+            lab.pause(30)
+            with lab.lock:
+                snap.status = "available"
+        lab.pause(30)
+        lab.pg.remove_server(dbi)
+        with lab.lock:
+            current = lab.instance_name(dbi)
+            lab.backend.delete_db_instance(current)
+            lab.data.router.remove(current)
+            record_event(lab.backend, "db-instance", current, "DB instance deleted")
+    lab.submit(f"delete {name}", job)
+
+
+def _volume(lab: Lab, resource_id: str) -> Any:
+    return lab.paths.snapshots / f"cluster-volume-{resource_id}.sql"
+
+
+def delete_member(lab: Lab, inst: Any) -> None:
+    """An Aurora PostgreSQL instance goes without a snapshot of its own; the last one leaves the data in the
+    cluster volume first (clusters.delete_member's rule)."""
+    with lab.lock:
+        dbi, name = inst.dbi_resource_id, inst.db_instance_identifier
+        inst.status = "deleting"
+        resource_id = str(getattr(inst, "lab_cluster_resource_id", ""))
+
+    def job() -> None:
+        lab.pause(30)
+        with lab.lock:
+            cluster = clusters.by_resource_id(lab, resource_id)
+            others = [i for i in (cluster._members if cluster is not None else [])
+                      if i.dbi_resource_id != dbi and i.dbi_resource_id in lab.pg.servers]
+        if not others and dbi in lab.pg.servers:
+            lab.pg.dump(dbi, _volume(lab, resource_id))
+        lab.pg.remove_server(dbi)
+        with lab.lock:
+            current = lab.instance_name(dbi)
+            lab.backend.delete_db_instance(current)
+            lab.data.router.remove(current)
+            record_event(lab.backend, "db-instance", current, "DB instance deleted")
+            cluster = clusters.by_resource_id(lab, resource_id)
+            if cluster is not None:
+                clusters.route_endpoints(lab, cluster)
+    lab.submit(f"delete {name}", job)
+
+
+def delete_cluster(lab: Lab, cluster: Any, final_snapshot: str | None) -> None:
+    """DeleteDBCluster of Aurora PostgreSQL: after its instances (queued first); the final cluster snapshot is the
+    writer's dump or the cluster volume the last instance left."""
+    with lab.lock:
+        cluster.status = "deleting"
+        resource_id, name = cluster.db_cluster_resource_id, cluster.db_cluster_identifier
+
+    def job() -> None:
+        lab.pause(30)
+        with lab.lock:
+            current = clusters.by_resource_id(lab, resource_id)
+            if current is None:
+                return
+            name_now = current.db_cluster_identifier
+            writer = clusters.writer_dbi(current)
+        volume = _volume(lab, resource_id)
+        if final_snapshot:
+            dump = lab.paths.snapshots / f"{final_snapshot}.sql"
+            if writer and writer in lab.pg.servers:
+                lab.pg.dump(writer, dump)
+            elif volume.exists():
+                dump.parent.mkdir(parents=True, exist_ok=True)
+                volume.replace(dump)
+            with lab.lock:
+                snap = lab.backend.create_db_cluster_snapshot(name_now, final_snapshot)
+                snap.lab_dump = str(dump)
+        volume.unlink(missing_ok=True)
+        with lab.lock:
+            for member in list(current._members):
+                lab.backend.databases.pop(member.db_instance_identifier, None)
+            lab.backend.clusters.pop(name_now, None)
+            for endpoint in (clusters.writer_endpoint_name(name_now), clusters.reader_endpoint_name(name_now)):
+                lab.data.router.remove(endpoint)
+            record_event(lab.backend, "db-cluster", name_now, "DB cluster deleted")
+    lab.submit(f"delete cluster {name}", job)
+
+
+def delete_cluster_with_members(lab: Lab, cluster: Any) -> None:
+    """DeleteBlueGreenDeployment with DeleteTarget before a switchover: green's instances, then green's cluster."""
+    for member in clusters.members(cluster):
+        delete_member(lab, member)
+    delete_cluster(lab, cluster, None)
