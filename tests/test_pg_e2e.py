@@ -181,3 +181,25 @@ def test_a_large_object_change_on_blue_blocks_the_switchover(lab_paths: LabPaths
     assert checks["pgNoLargeObjectChangesOnBlue"]["result"] == "fail"
     assert "Switchover blocked" in blocked.stdout + blocked.stderr
     assert _deployment(lab_paths)["Status"] == "AVAILABLE"
+
+
+def test_a_table_without_a_primary_key_stops_step_01_with_the_fix(lab: dict[str, Any], lab_paths: LabPaths,
+                                                                   tmp_path: Path) -> None:
+    """The sample's variant (a table without a key) on pg-1, then `runbook run --keep-lab`: step 01 fails on
+    pgTablesWithoutPrimaryKey with REPLICA IDENTITY / add-a-key as the fix, before anything is created."""
+    from runbook_lib.lab import client, postgres_sample
+    _reachable(lab_paths)
+    client.seed_postgres(lab_paths)
+    params = yaml.safe_load((ROOT / "parameters" / "lab-postgresql.yaml").read_text())
+    with _connect(lab_paths, lab_rds(lab_paths), params) as conn:
+        for statement in postgres_sample.NO_PK_SQL:
+            conn.execute(statement)
+    done, run_dir = _run("--params", "parameters/lab-postgresql.yaml", "--keep-lab")
+    assert done.returncode != 0 and run_dir is not None
+    checks = {c["id"]: c for c in _step(run_dir, "01")["checks"]}
+    assert checks["pgTablesWithoutPrimaryKey"]["result"] == "fail"
+    assert postgres_sample.NO_PK_TABLE in json.dumps(checks["pgTablesWithoutPrimaryKey"]["evidence"])
+    assert "REPLICA IDENTITY" in str(checks["pgTablesWithoutPrimaryKey"]["remediation"])
+    assert "pgTablesWithoutPrimaryKey" in done.stdout + done.stderr
+    assert not (run_dir / "steps" / "02.json").exists()
+    assert lab_rds(lab_paths).describe_blue_green_deployments()["BlueGreenDeployments"] == []
