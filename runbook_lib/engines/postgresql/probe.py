@@ -46,11 +46,15 @@ class PgProbe(Probe):
     def prepare(self) -> None:
         with self._connect_pg() as conn:
             row = conn.execute(f"SELECT to_regclass('{SCHEMA}.heartbeat') IS NOT NULL").fetchone()
-            if row and row[0]:
-                return  # not even a no-op CREATE … IF NOT EXISTS: during a deployment that is DDL on blue
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.heartbeat (run_id text NOT NULL, seq bigint NOT NULL, "
-                         "written_at timestamptz NOT NULL, server_id bigint NOT NULL, PRIMARY KEY (run_id, seq))")
+            if not (row and row[0]):  # else not even a no-op CREATE … IF NOT EXISTS: during a deployment, DDL on blue
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.heartbeat (run_id text NOT NULL, seq bigint NOT "
+                             "NULL, written_at timestamptz NOT NULL, server_id bigint NOT NULL, PRIMARY KEY (run_id, "
+                             "seq))")
+            # continue where an earlier probe of the same run id left off (a step re-run in the same run)
+            last = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {SCHEMA}.heartbeat WHERE run_id = %s",
+                                (self.run_id,)).fetchone()
+            self._first_seq = int(last[0]) if last else 0
 
     def start(self) -> PgProbe:
         super().start()
@@ -101,7 +105,7 @@ class PgProbe(Probe):
     def _write_loop(self) -> None:
         conn: psycopg.Connection[Any] | None = None
         server_id = 0
-        seq = 0
+        seq = self._first_seq
         statement = f"INSERT INTO {SCHEMA}.heartbeat VALUES (%s, %s, clock_timestamp(), %s)"
         for _ in self._ticks():
             start = _now()
