@@ -175,6 +175,39 @@ def test_a_degraded_deployment_is_replaced_only_once_confirm_delete_names_it_and
     assert {c["id"]: c["result"] for c in step.checks}["deploymentReplicating"] == "fail"
 
 
+# -- step 04 --------------------------------------------------------------------------------------------------------
+def test_step_04_reads_pg_upgrade_precheck_log_only_when_the_creation_failed(aws: Any) -> None:
+    from runbook_lib.steps import logs
+    failed = {"BlueGreenDeploymentIdentifier": "bgd-2", "BlueGreenDeploymentName": "bg-pg",
+              "Source": arn("db", "orders-pg"), "Target": arn("db", "orders-pg-green-xyz"),
+              "Status": "INVALID_CONFIGURATION", "StatusDetails": "upgrade precheck failed"}
+    search = {"Filters": [{"Name": "blue-green-deployment-name", "Values": ["bg-pg"]}]}
+    step, rds = aws("04")
+    step.context.source_engine = "postgres"
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": [failed]}, search)
+    rds.add_response("describe_db_instances", {"DBInstances": [_instance("orders-pg-green-xyz", version="15.7")]},
+                     {"DBInstanceIdentifier": "orders-pg-green-xyz"})
+    name = "error/pg_upgrade_precheck.log.2026-11-26-01"
+    rds.add_response("describe_db_log_files", {"DescribeDBLogFiles": [
+        {"LogFileName": "error/postgresql.log.2026-11-26-01", "Size": 10, "LastWritten": 1},
+        {"LogFileName": name, "Size": 90, "LastWritten": 2}]}, {"DBInstanceIdentifier": "orders-pg-green-xyz"})
+    text = "Checking for reg* data types in user tables                fatal\nUpgrade precheck failed\n"
+    rds.add_response("download_db_log_file_portion", {"LogFileData": text, "AdditionalDataPending": False},
+                     {"DBInstanceIdentifier": "orders-pg-green-xyz", "LogFileName": name, "Marker": "0"})
+    log = logs.read_precheck_log(step)
+    assert log["name"] == name and step.findings["precheck_log"]["problems"] == [
+        "Checking for reg* data types in user tables                fatal", "Upgrade precheck failed"]
+    with pytest.raises(RunbookError, match="re-run step 02"):
+        logs.fix_and_retry(step, log)
+
+    ok, rds = aws("04")
+    ok.context.source_engine = "postgres"
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": [
+        {**failed, "Status": "AVAILABLE", "StatusDetails": ""}]}, search)
+    assert logs.read_precheck_log(ok) == {"not_applicable": True}
+    assert ok.checks[0]["id"] == "precheckLog" and ok.checks[0]["result"] == "skip"
+
+
 # -- parameters, TLS, words --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "source", "target"), [("lab-postgresql.yaml", "pg-1", "16.3"),
                                                         ("lab-aurora-postgresql.yaml", "apg-1", "16.4")])
