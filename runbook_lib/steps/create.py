@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runbook_lib.aws.types import BlueGreenDeployment, Event
 from runbook_lib.aws.waiting import wait_until
-from runbook_lib.errors import GateClosed, RunbookError
+from runbook_lib.errors import RunbookError
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
 from runbook_lib.steps import flows
@@ -75,14 +75,8 @@ def _replace_failed(step: Step, existing: BlueGreenDeployment) -> None:
     if green is not None and recorded and recorded[0] != green["DbiResourceId"]:
         raise RunbookError(f"Deployment {p.deployment_name} names {green_name} ({green['DbiResourceId']}) as its green "
                            f"instance, but {recorded[0]} was recorded ({recorded[1].run_id}). Nothing was deleted.")
-    for name in [p.deployment_name] + ([green_name] if green and green_name else []):
-        try:
-            gates.require_delete(p, name, step.confirmations)
-        except GateClosed as closed:
-            raise GateClosed(
-                f"Deployment {p.deployment_name} is {existing['Status']} ({existing.get('StatusDetails')}): it can no "
-                f"longer be switched over. The way on is to delete it together with its green instance {green_name} "
-                f"(DeleteTarget=true; blue, still production, is untouched) and create it anew. {closed}") from None
+    gates.require_replacement(p, p.deployment_name, green_name if green else None, existing["Status"],
+                              existing.get("StatusDetails"), step.confirmations)
     step.identifiers.update(replaced_deployment_id=ident, replaced_green_instance=green_name,
                             replaced_green_dbi_resource_id=green and green["DbiResourceId"])
     if step.rds.delete_deployment(ident, delete_target=True) is None:

@@ -36,7 +36,7 @@ from runbook_lib.engines.postgresql import connection as pg
 from runbook_lib.engines.postgresql import guard, method, readiness
 from runbook_lib.engines.postgresql.probe import SCHEMA, PgProbe, zero_loss_of
 from runbook_lib.engines.postgresql.records import CheckRecord, Parameters
-from runbook_lib.errors import GateClosed, RunbookError
+from runbook_lib.errors import RunbookError
 from runbook_lib.probe import report as probe_report
 from runbook_lib.probe.mysql import Target
 from runbook_lib.run import gates, history
@@ -331,14 +331,8 @@ def _replace(step: Step, existing: BlueGreenDeployment) -> None:
     display.note(f"Deployment {p.deployment_name} cannot be switched over: {why}.", "warning")
     step.check("deploymentReplicating", "fail", {"status": existing["Status"], "StatusDetails": why},
                guard.RECREATE)
-    for name in [p.deployment_name] + ([green_name] if green and green_name else []):
-        try:
-            gates.require_delete(p, name, step.confirmations)
-        except GateClosed as closed:
-            raise GateClosed(
-                f"Deployment {p.deployment_name} is {existing['Status']} ({why}): it can no longer be switched over. "
-                f"The way on is to delete it together with its green {green_name} (DeleteTarget=true; blue, still "
-                f"production, is untouched) and create it anew. {closed}") from None
+    gates.require_replacement(p, p.deployment_name, green_name if green else None, existing["Status"], why,
+                              step.confirmations, green_word="green")
     step.identifiers.update({"replaced_deployment_id": ident, f"replaced_green_{sh.ids['name']}": green_name,
                              f"replaced_green_{sh.ids['rid']}": green and green[sh.rid_key]})
     if step.rds.delete_deployment(ident, delete_target=True) is None:
