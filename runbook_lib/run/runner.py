@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -153,17 +154,14 @@ def _run_locked(params: RunbookParams, params_file: str, start_from: str, keep_l
 
 
 def _seed_source(params: RunbookParams) -> None:
-    """The lab resource the parameters name, beside database-1 (each seed is idempotent): the Aurora MySQL cluster
-    for a cluster going to an Aurora MySQL version (`runbook lab up --aurora`); the PostgreSQL instance and cluster
-    (`runbook lab up --postgres`) when any other source is missing."""
+    """What the parameters' source needs in the lab beside database-1 (each seed is idempotent): the Aurora MySQL
+    cluster for a cluster going to an Aurora MySQL version (`runbook lab up --aurora`); the PostgreSQL instance and
+    cluster (`runbook lab up --postgres`) for a PostgreSQL target version (major.minor, 10 and later) when the source
+    is not there yet. Anything else is left to step 01, which names what is missing."""
     if params.source_db_cluster and "mysql_aurora" in params.target_engine_version:
         lab_client.seed_aurora(seed_blocker=params.lab_seed_blocker)
-    elif _lab_engine(params) is None:
-        seed_postgres = getattr(lab_client, "seed_postgres", None)
-        if seed_postgres is None:
-            raise RunbookError(f"The lab has no {params.source_db_cluster or params.source_db_instance} and this "
-                               "version of the lab cannot seed PostgreSQL sources. Nothing was changed.")
-        seed_postgres()
+    elif re.fullmatch(r"[1-9]\d+\.\d+", params.target_engine_version) and _lab_engine(params) is None:
+        lab_client.seed_postgres()
 
 
 def _lab_engine(params: RunbookParams) -> str | None:

@@ -764,45 +764,13 @@ def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _measured(step: Step, observation: dict[str, Any], reads: dict[str, Any] | None) -> dict[str, Any]:
-    p = step.params
+    """The zero-loss proof on the new production (psycopg), recorded and shown as for MySQL."""
     sh = shape(step)
     data = probe_report.load_journal(step.run.path.parent / str(observation["journal"]))
     prod = sh.describe(step, sh.source_name(step))
-    with _connect(step, sh.writer(prod), p.probe_database) as conn:
+    with _connect(step, sh.writer(prod), step.params.probe_database) as conn:
         proof = zero_loss_of(data, conn)
-    summary = probe_report.summary_of(data)
-    window = observation["window"]
-    span = probe_report.during(data, datetime.fromisoformat(window["from"]).timestamp(),
-                               datetime.fromisoformat(window["to"]).timestamp())
-    paths = probe_report.write_files_of(data, step.run.path / switchover.PROBE_FOLDER,
-                                        {"zero_loss": proof, "observation": observation})
-    step.findings["downtime"] = {**{k: summary.get(k) for k in switchover.FIGURES},
-                                 **{k: summary.get(k) for k in ("interval_ms", "resolution", "identity_changes",
-                                                                "windows", "estimate", "bounds", "slow_threshold_ms",
-                                                                "by_class")},
-                                 "during_switchover": {k: {f: v[f] for f in ("unavailable_s", "lower_s", "upper_s")}
-                                                       for k, v in span.items()},
-                                 "reader_endpoint": reads, "observed": True,
-                                 "observed_by": {"run": observation["run"], "window": window}}
-    step.findings["zero_loss"] = {**proof, "observed": True}
-    step.save()
-    rows: list[tuple[str, Any]] = [("writes unavailable (s)", summary["write_unavailable_s"]),
-                                   ("new connections unavailable (s)", summary["read_unavailable_s"])]
-    if reads:
-        rows += [("reads through the reader endpoint: ok / failed", f"{reads['reads_ok']} / {reads['reads_failed']}"),
-                 ("reader endpoint unavailable (s)", reads["read_unavailable_s"])]
-    rows += [("writes acknowledged", proof["acknowledged"]), ("acknowledged but MISSING", proof["missing"]),
-             ("in doubt", proof["in_doubt"]),
-             ("watched by", f"probe of run {observation['run']}, {window['from']} → {window['to']}")]
-    display.table([{"measure": k, "value": v} for k, v in rows], title="Measured downtime and zero-loss proof")
-    if display.in_notebook():
-        display.show(display.ipython_display().Image(filename=str(paths["png"])))
-    if proof["missing"]:
-        raise RunbookError(f"DATA LOSS: {proof['missing']} writes that production acknowledged before the switchover are "
-                           f"not on the new production (sequence numbers {proof['missing_seqs'][:10]}…). Stop writes "
-                           "and recover them from the old blue (intact, read-only).")
-    display.note(f"Zero lost writes: all {proof['acknowledged']} acknowledged writes are on the new production.", "ok")
-    return {"summary": summary, "zero_loss": proof}
+    return switchover.record_measured(step, observation, data, proof, reads)
 
 
 def _last_values(conn: psycopg.Connection[Any]) -> dict[str, int | None]:
