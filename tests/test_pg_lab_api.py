@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,24 @@ def _delete_with_green(rds: Any, ident: str) -> None:
     wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
              + [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]],
              lambda names: not any("-green-" in n for n in names), 60)
+
+
+def pglab_cloudwatch(rds: Any) -> Any:
+    return boto3.client("cloudwatch", endpoint_url=rds.meta.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def _replica_lag(cloudwatch: Any, green: str) -> None:
+    """Green's ReplicaLag reaches CloudWatch within seconds, and a green that keeps up shows (about) 0."""
+    def fetch() -> list[float]:
+        now = datetime.now(timezone.utc)
+        data = cloudwatch.get_metric_data(MetricDataQueries=[{"Id": "lag", "MetricStat": {"Metric": {
+            "Namespace": "AWS/RDS", "MetricName": "ReplicaLag",
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": green}]}, "Period": 60, "Stat": "Maximum"}}],
+            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1))
+        return list(data["MetricDataResults"][0].get("Values", []))
+    values = wait_for(fetch, bool, 10)
+    assert values[0] < 5, values
 
 
 # -- seed, versions, parameters ------------------------------------------------------------------------------------
@@ -244,6 +263,7 @@ def test_same_major_is_physical_green_read_only_and_caught_up(rds: Any, lab_path
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), _connect(lab_paths, host, port) as conn:
         conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-GREEN', 1)")
     print(f"physical green built through the API in {built:.2f} s")
+    _replica_lag(pglab_cloudwatch(rds), green["DBInstanceIdentifier"])
     # a physical switchover: green promoted, the old blue read-only; then the old blue goes
     blue = _instance(rds, PG)
     rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
@@ -268,7 +288,18 @@ def test_ddl_on_blue_degrades_and_blocks_switchover_until_recreated(rds: Any, la
     """DDL on blue (logical replication) → RDS-EVENT-0409 and StatusDetails; DCL does not count; the switchover is
     refused; deleted with green, the next deployment from the same blue is healthy (the next test switches it)."""
     ident = _create(rds, "bg-pg-ddl")["BlueGreenDeploymentIdentifier"]
-    assert _available(rds, ident)["Status"] == "AVAILABLE"
+    bgd = _available(rds, ident)
+    assert bgd["Status"] == "AVAILABLE"
+    green = _instance(rds, bgd["Target"].rsplit(":", 1)[1])
+    assert green["EngineVersion"] == "16.3"
+    _replica_lag(pglab_cloudwatch(rds), green["DBInstanceIdentifier"])
+    assert _one(lab_paths, *_ep(green), "SHOW rds_lab.engine_version") == "16.3"   # record-level major version
+    assert _one(lab_paths, *_ep(green), "SHOW transaction_read_only") == "on"
+    assert _one(lab_paths, *_ep(green), "SELECT pg_is_in_recovery()") is False   # a subscriber, not a standby
+    with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
+        conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-LOGICAL', 1)")
+    wait_for(lambda: _one(lab_paths, *_ep(green), "SELECT count(*) FROM products WHERE sku = 'SKU-LOGICAL'"),
+             lambda n: n == 1, 10)
     with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:
         conn.execute("GRANT SELECT ON customers TO PUBLIC")
         time.sleep(1.2)   # two rounds of the watcher: DCL only warns
@@ -292,7 +323,9 @@ def test_large_object_change_on_blue_degrades_and_blocks_switchover(rds: Any, la
                    10)
     assert bgd["Status"] == "AVAILABLE"   # no invented status value
     assert "large object" in bgd["StatusDetails"]
-    assert any(m.startswith("Replication degraded: large object changes") for m in _events(rds, ident))
+    degraded = [e for e in rds.describe_events(SourceType="blue-green-deployment", SourceIdentifier=ident)["Events"]
+                if e["Message"].startswith("Replication degraded: large object changes")]
+    assert len(degraded) == 1 and degraded[0]["EventCategories"] == ["notification"]
     with pytest.raises(ClientError) as exc:
         rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
     assert _code(exc) == "InvalidBlueGreenDeploymentStateFault" and "large object" in str(exc.value)
@@ -300,6 +333,7 @@ def test_large_object_change_on_blue_degrades_and_blocks_switchover(rds: Any, la
     with _connect(lab_paths, *_ep(_instance(rds, PG))) as conn:   # blue carries no lab leftovers
         assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_event_trigger").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone() == (0,)
         conn.execute("SELECT lo_unlink(max(oid)) FROM pg_largeobject_metadata")
 
 
@@ -332,14 +366,23 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     blue = _instance(rds, PG)
     # green stops applying during the switchover: past SwitchoverTimeout it is rolled back, blue writable again
     client.set_switches(lab_paths, stall_green_sql_thread=True)
+    t0 = time.monotonic()
     try:
         rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=30)
         bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] != "SWITCHOVER_IN_PROGRESS", 30)
     finally:
         client.set_switches(lab_paths, stall_green_sql_thread=False)
-    assert bgd["Status"] == "AVAILABLE" and "rolled back" in bgd["StatusDetails"], bgd
+    print(f"rolled back after {time.monotonic() - t0:.2f} s")
+    assert bgd["Status"] == "AVAILABLE", bgd
+    assert bgd["StatusDetails"] == ("Switchover failed and was rolled back: the green environment did not catch up "
+                                    "with the blue environment within the switchover timeout"), bgd
     assert any("Switchover canceled on blue/green deployment." == m for m in _events(rds, ident))
     assert _one(lab_paths, *_ep(_instance(rds, PG)), "SHOW default_transaction_read_only") == "off"
+    with _connect(lab_paths, *_ep(blue)) as conn:   # green applies again after the rollback
+        conn.execute("INSERT INTO products (sku, price) VALUES ('SKU-ROLLED-BACK', 1)")
+    green_ep = _ep(_instance(rds, _deployment(rds, ident)["Target"].rsplit(":", 1)[1]))
+    wait_for(lambda: _one(lab_paths, *green_ep, "SELECT count(*) FROM products WHERE sku = 'SKU-ROLLED-BACK'"),
+             lambda n: n == 1, 10)
     with _connect(lab_paths, *_ep(blue)) as conn:
         invoice = conn.execute("SELECT nextval('invoice_numbers')").fetchone()
         blue_invoice = int(invoice[0]) if invoice else 0
@@ -392,6 +435,19 @@ def test_instance_switchover_with_writes_sequences_ahead_and_old_blue_read_only(
     wait_for(lambda: [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]],
              lambda names: f"{PG}-old1" not in names, 30)
     assert not rds.describe_blue_green_deployments()["BlueGreenDeployments"]
+
+
+
+def test_physical_deployment_deleted_with_green_leaves_blue_without_slot(rds: Any, lab_paths: LabPaths) -> None:
+    """pg-1 is on 16.3 now: 16.4 is the same major, so physical; deleted with its green, blue keeps no slot."""
+    ident = _create(rds, "bg-pg-phys-delete", target="16.4")["BlueGreenDeploymentIdentifier"]
+    bgd = _available(rds, ident)
+    assert bgd["Status"] == "AVAILABLE", bgd
+    green = _instance(rds, bgd["Target"].rsplit(":", 1)[1])
+    assert _one(lab_paths, *_ep(green), "SELECT pg_is_in_recovery()") is True
+    _delete_with_green(rds, ident)
+    assert _one(lab_paths, *_ep(_instance(rds, PG)), "SELECT count(*) FROM pg_replication_slots") == 0
+    assert not client.status(lab_paths)["failures"]
 
 
 @pytest.mark.full
@@ -468,3 +524,33 @@ def test_cluster_ddl_degrades_then_recreated_deployment_switches_over(rds: Any, 
     names = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
     assert not [n for n in names if "-green-" in n or "-old" in n]
     assert not rds.describe_blue_green_deployments()["BlueGreenDeployments"]
+
+
+@pytest.mark.full
+def test_unsafe_switchover_without_catch_up_loses_writes(rds: Any, lab_paths: LabPaths) -> None:
+    """The switch `skip_catchup_wait` (the zero-loss proof's negative control): green stops applying before the fence
+    and is promoted without the LSN wait, so writes blue acknowledged are missing on the new production."""
+    cluster = _cluster(rds)
+    ident = _create(rds, "bg-apg-unsafe", cluster=True, target=cluster["EngineVersion"],
+                    TargetDBClusterParameterGroupName=cluster["DBClusterParameterGroup"])[
+        "BlueGreenDeploymentIdentifier"]
+    assert _available(rds, ident)["Status"] == "AVAILABLE"
+    stop, acked = threading.Event(), []  # type: ignore[var-annotated]
+    thread = threading.Thread(target=_writer, args=(lab_paths, cluster["Endpoint"], cluster["Port"], stop, acked))
+    thread.start()
+    time.sleep(0.5)
+    client.set_switches(lab_paths, skip_catchup_wait=True)
+    try:
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=ident, SwitchoverTimeout=300)
+        bgd = wait_for(lambda: _deployment(rds, ident), lambda d: d["Status"] not in ("AVAILABLE",
+                                                                                       "SWITCHOVER_IN_PROGRESS"), 60)
+    finally:
+        client.set_switches(lab_paths, skip_catchup_wait=False)
+        stop.set()
+        thread.join(10)
+    assert bgd["Status"] == "SWITCHOVER_COMPLETED", bgd
+    new = _cluster(rds)
+    with _connect(lab_paths, new["Endpoint"], new["Port"]) as conn:
+        have = {r[0] for r in conn.execute("SELECT id FROM customers WHERE name = 'w'").fetchall()}
+    assert set(acked) - have, "the unsafe switchover lost nothing: the negative control proves nothing"
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=ident)

@@ -11,7 +11,7 @@ from typing import Any
 
 from runbook_lib.lab import aurora_catalog as aurora
 from runbook_lib.lab import postgres_catalog
-from runbook_lib.lab.control import cluster_deployments, clusters, postgres_instances, postgres_seed
+from runbook_lib.lab.control import cluster_deployments, clusters, postgres_seed
 from runbook_lib.lab.control.core import Lab
 from runbook_lib.lab.moto_internals import (
     ActionResult,
@@ -125,8 +125,7 @@ class ClusterAPI:
             raise RDSClientError("InvalidDBInstanceState",
                                  f"{inst.db_instance_identifier} belongs to blue/green deployment "
                                  f"{bgd.blue_green_deployment_name}; delete the deployment first.")
-        delete = postgres_instances.delete_member if postgres_instances.is_postgres(inst) else clusters.delete_member
-        delete(self.lab, inst)
+        clusters.delete_member(self.lab, inst)
         return ActionResult({"DBInstance": inst})
 
     def delete_db_cluster(self) -> ActionResult:
@@ -152,8 +151,7 @@ class ClusterAPI:
             raise RDSClientError("DBClusterSnapshotAlreadyExistsFault",
                                  f"Cannot create the cluster snapshot because one with the identifier {final} "
                                  "already exists.")
-        delete = postgres_instances.delete_cluster if postgres_instances.is_postgres(cluster) else clusters.delete
-        delete(self.lab, cluster, None if skip else final)
+        clusters.delete(self.lab, cluster, None if skip else final)
         return ActionResult({"DBCluster": cluster})
 
     def stop_db_cluster(self) -> ActionResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_lib.lab import postgres_catalog as catalog
+from runbook_lib.lab.api.clusters import _group_not_found
 from runbook_lib.lab.control import clusters, postgres_deployments, postgres_instances, postgres_switchover
 from runbook_lib.lab.control.core import Lab
 from runbook_lib.lab.moto_internals import (
@@ -18,10 +19,6 @@ from runbook_lib.lab.moto_internals import (
     InvalidParameterCombination,
     RDSClientError,
 )
-
-
-def _group_not_found(name: str) -> RDSClientError:
-    return RDSClientError("DBClusterParameterGroupNotFound", f"DBClusterParameterGroup not found: {name}")
 
 
 def is_postgres_deployment(bgd: Any) -> bool:
@@ -147,13 +144,6 @@ class PostgresAPI:
     def start_pg_switchover(self, bgd: Any, timeout: int) -> None:
         postgres_switchover.start(self.lab, bgd, timeout)
 
-    def delete_pg_deployment_target(self, bgd: Any, delete_target: bool, target: Any, switched: bool) -> None:
-        """Replication stops; with DeleteTarget green's instance (or cluster and instances) go too."""
-        if not switched:
-            postgres_deployments.tear_down(self.lab, bgd, delete_target)
-        if not delete_target:
-            return
-        if hasattr(bgd, "lab_clusters"):
-            postgres_instances.delete_cluster_with_members(self.lab, target)
-        else:
-            postgres_instances.delete(self.lab, target, None)
+    def stop_pg_replication(self, bgd: Any, green_goes: bool) -> None:
+        """DeleteBlueGreenDeployment before a switchover: replication stops (queued before green's deletion)."""
+        postgres_deployments.tear_down(self.lab, bgd, green_goes)

@@ -14,14 +14,7 @@ from runbook_lib.lab import aurora_catalog, option_catalog, parameter_defaults, 
 from runbook_lib.lab import engine_versions as catalog
 from runbook_lib.lab.api.clusters import ClusterAPI, is_cluster_arn
 from runbook_lib.lab.api.postgres import PostgresAPI, is_postgres_deployment
-from runbook_lib.lab.control import (
-    cluster_deployments,
-    clusters,
-    deployments,
-    instances,
-    postgres_instances,
-    switchover,
-)
+from runbook_lib.lab.control import cluster_deployments, clusters, deployments, instances, switchover
 from runbook_lib.lab.control.core import LOG_PORTION_LINES, Lab
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.moto_internals import (
@@ -199,8 +192,7 @@ class LabRDSResponse(PostgresAPI, ClusterAPI, RDSResponse):
                 raise _state_error(
                     f"{inst.db_instance_identifier} belongs to blue/green deployment "
                     f"{bgd.blue_green_deployment_name}; delete the deployment first.")
-        delete = postgres_instances.delete if postgres_instances.is_postgres(inst) else instances.delete
-        delete(self.lab, inst, None if skip else final)
+        instances.delete(self.lab, inst, None if skip else final)
         return ActionResult({"DBInstance": inst})
 
     # -- parameters (moto: user-set values only, no Source) -------------------------------------------------
@@ -458,9 +450,9 @@ class LabRDSResponse(PostgresAPI, ClusterAPI, RDSResponse):
                 if dbi in self.lab.data.servers:
                     self.lab.data.write_topology(dbi, [])
         self.lab.submit("clear topology", clear_topology)
-        if is_postgres_deployment(bgd):
-            self.delete_pg_deployment_target(bgd, delete_target, target, switched)
-        elif delete_target and hasattr(bgd, "lab_clusters"):
+        if is_postgres_deployment(bgd) and not switched:
+            self.stop_pg_replication(bgd, delete_target)
+        if delete_target and hasattr(bgd, "lab_clusters"):
             clusters.delete_with_members(self.lab, target)
         elif delete_target:
             instances.delete(self.lab, target, None)

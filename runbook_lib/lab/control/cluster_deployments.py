@@ -36,30 +36,38 @@ def pairs(lab: Lab, blue: Any, green: Any) -> list[tuple[Any, Any]]:
     return out
 
 
+def adopt_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> list[tuple[Any, Any]]:
+    """The records of a new cluster deployment, whatever the engine: green's cluster and members `creating` (each
+    member paired with its blue twin, writer with writer), Aurora's tasks pending, a SwitchoverDetails row for the
+    cluster and each member; returns the pairs (call under the lab's lock)."""
+    clusters.create(lab, green)
+    green.status = "creating"
+    green_members = [i for i in lab.backend.databases.values()
+                     if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
+                     and not hasattr(i, "lab_cluster_resource_id")]
+    for inst in green_members:
+        moto_internals.join_cluster(inst, green)
+    twins = pairs(lab, blue, green)
+    for b, g in twins:
+        g.is_cluster_writer = bool(b.is_cluster_writer)
+        lab.adopt_instance(g)
+        g.status = "creating"
+    bgd.status = "PROVISIONING"
+    bgd.status_details = "Creating the green environment"
+    bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in TASKS
+                 if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
+    bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
+                                                                    "PROVISIONING")]
+    bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
+                                                                     "PROVISIONING") for b, g in twins]
+    bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
+    bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+    return twins
+
+
 def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     with lab.lock:
-        clusters.create(lab, green)
-        green.status = "creating"
-        green_members = [i for i in lab.backend.databases.values()
-                         if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
-                         and not hasattr(i, "lab_cluster_resource_id")]
-        for inst in green_members:
-            moto_internals.join_cluster(inst, green)
-        twins = pairs(lab, blue, green)
-        for b, g in twins:
-            g.is_cluster_writer = bool(b.is_cluster_writer)
-            lab.adopt_instance(g)
-            g.status = "creating"
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
-                                                                        "PROVISIONING")]
-        bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
-                                                                         "PROVISIONING") for b, g in twins]
-        bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
-        bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+        twins = adopt_green(lab, bgd, blue, green)
         version = aurora_catalog.mysql_version_of(green.engine_version)
         settings = clusters.server_settings(lab, green.parameter_group)
         # Aurora overview: in Aurora MySQL version 3 the green cluster accepts writes by default (read_only=0).
@@ -110,19 +118,24 @@ def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             task("CREATE_CUSTOM_ENDPOINTS", "IN_PROGRESS")
             if not lab.data.caught_up(writer[1], writer[0], timeout=60):
                 raise RuntimeError("green's writer did not catch up with blue's writer within 60 s")
-            for _blue_dbi, green_dbi, _w in plan:
-                lab.set_status(green_dbi, "available")
-            with lab.lock:
-                current = clusters.by_resource_id(lab, green_rid)
-                if current is not None:
-                    clusters.route_endpoints(lab, current)
-                    current.status = "available"
+            green_available(lab, green_rid, [green_dbi for _b, green_dbi, _w in plan])
             task("CREATE_CUSTOM_ENDPOINTS", "COMPLETED")
             created(lab, bgd)
         except Exception as exc:
             creation_failed(lab, bgd, exc)
             raise
     lab.submit(f"provision green cluster for {bgd_id}", job)
+
+
+def green_available(lab: Lab, green_rid: str, green_dbis: list[str]) -> None:
+    """Green's instances and cluster `available`, its cluster and reader endpoints routed to its servers."""
+    for dbi in green_dbis:
+        lab.set_status(dbi, "available")
+    with lab.lock:
+        current = clusters.by_resource_id(lab, green_rid)
+        if current is not None:
+            clusters.route_endpoints(lab, current)
+            current.status = "available"
 
 
 def precheck_failed(lab: Lab, bgd: Any, plan: list[tuple[str, str, bool]], version: str, settings: dict[str, str],

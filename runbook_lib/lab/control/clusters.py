@@ -222,10 +222,10 @@ def delete_member(lab: Lab, inst: Any) -> None:
         with lab.lock:
             cluster = by_resource_id(lab, resource_id)
             others = [i for i in (cluster._members if cluster is not None else [])
-                      if i.dbi_resource_id != dbi and i.dbi_resource_id in lab.data.servers]
-        if not others and dbi in lab.data.servers:
-            lab.data.dump(dbi, _volume(lab, resource_id))
-        lab.data.remove_server(dbi)
+                      if i.dbi_resource_id != dbi and lab.has_server(i.dbi_resource_id)]
+        if not others and lab.has_server(dbi):
+            lab.dump(dbi, _volume(lab, resource_id))
+        lab.remove_server(dbi)
         with lab.lock:
             current = lab.instance_name(dbi)
             lab.backend.delete_db_instance(current)
@@ -255,8 +255,8 @@ def delete(lab: Lab, cluster: Any, final_snapshot: str | None) -> None:
         volume = _volume(lab, resource_id)
         if final_snapshot:
             dump = lab.paths.snapshots / f"{final_snapshot}.sql"
-            if writer and writer in lab.data.servers:
-                lab.data.dump(writer, dump)
+            if writer and lab.has_server(writer):
+                lab.dump(writer, dump)
             elif volume.exists():
                 dump.parent.mkdir(parents=True, exist_ok=True)
                 volume.replace(dump)

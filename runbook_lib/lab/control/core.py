@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runbook_lib.lab import engine_versions as catalog
@@ -162,6 +163,21 @@ class Lab:
         """The port of the server behind `dbi`, MariaDB or PostgreSQL (None when it has none)."""
         server = self.data.servers.get(dbi) or self.pg.servers.get(dbi)
         return server.port if server is not None else None
+
+    def has_server(self, dbi: str) -> bool:
+        return dbi in self.data.servers or dbi in self.pg.servers
+
+    def dump(self, dbi: str, out: Path) -> None:
+        """A final snapshot's real dump of the server behind `dbi`, whichever engine it runs."""
+        if dbi in self.pg.servers:
+            self.pg.dump(dbi, out)
+        else:
+            self.data.dump(dbi, out)
+
+    def remove_server(self, dbi: str) -> None:
+        """The server behind `dbi` and its data go (whichever engine; none is fine)."""
+        self.data.remove_server(dbi)
+        self.pg.remove_server(dbi)
 
     def attach(self, name: str, dbi: str) -> None:
         """Route the endpoint of `name` to the server of `dbi`, whichever engine it runs."""

@@ -13,23 +13,29 @@ if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
 
 
+def adopt_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
+    """The records of a new instance deployment, whatever the engine: green `creating` as blue's replica, the
+    deployment PROVISIONING with its tasks pending and one SwitchoverDetails row (call under the lab's lock)."""
+    lab.adopt_instance(green)
+    green.status = "creating"
+    green.source_db_instance_identifier = blue.db_instance_identifier
+    green.is_replica = True
+    blue.add_replica(green)
+    green.option_group_name = blue.option_group_name
+    bgd.status = "PROVISIONING"
+    bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in
+                 ("CREATING_READ_REPLICA_OF_SOURCE", "DB_ENGINE_VERSION_UPGRADE", "CONFIGURE_BACKUPS",
+                  "CREATING_TOPOLOGY_OF_SOURCE")]
+    if green.engine_version == blue.engine_version:
+        bgd.tasks.pop(1)
+    bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_instance_arn, green.db_instance_arn,
+                                                                    "PROVISIONING")]
+    bgd.status_details = "Creating the green environment"
+
+
 def provision_green(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     with lab.lock:
-        lab.adopt_instance(green)
-        green.status = "creating"
-        green.source_db_instance_identifier = blue.db_instance_identifier
-        green.is_replica = True
-        blue.add_replica(green)
-        green.option_group_name = blue.option_group_name
-        bgd.status = "PROVISIONING"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in
-                     ("CREATING_READ_REPLICA_OF_SOURCE", "DB_ENGINE_VERSION_UPGRADE", "CONFIGURE_BACKUPS",
-                      "CREATING_TOPOLOGY_OF_SOURCE")]
-        if green.engine_version == blue.engine_version:
-            bgd.tasks.pop(1)
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_instance_arn, green.db_instance_arn,
-                                                                        "PROVISIONING")]
-        bgd.status_details = "Creating the green environment"
+        adopt_green(lab, bgd, blue, green)
         blue_dbi, green_dbi = blue.dbi_resource_id, green.dbi_resource_id
         version = green.engine_version
         settings = lab.settings_for(green.db_parameter_group_name)

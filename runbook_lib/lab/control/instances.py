@@ -123,12 +123,12 @@ def delete(lab: Lab, inst: Any, final_snapshot: str | None) -> None:
                 snap = lab.backend.create_db_snapshot(lab.instance_name(dbi), final_snapshot)
                 snap.status = "creating"
                 snap.lab_dump = str(dump)
-            lab.data.dump(dbi, dump)
+            lab.dump(dbi, dump)
             lab.pause(30)
             with lab.lock:
                 snap.status = "available"
         lab.pause(30)
-        lab.data.remove_server(dbi)  # the server and its data go first; the record last, as in RDS
+        lab.remove_server(dbi)  # the server and its data go first; the record last, as in RDS
         with lab.lock:
             current = lab.instance_name(dbi)
             lab.backend.delete_db_instance(current)

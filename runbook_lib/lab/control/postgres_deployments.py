@@ -7,24 +7,22 @@ StatusDetails; the Status stays: docs/lab-rules.md, "PostgreSQL")."""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runbook_lib.lab import moto_internals
-from runbook_lib.lab.control import clusters, postgres_instances
-from runbook_lib.lab.control.cluster_deployments import TASKS as CLUSTER_TASKS
-from runbook_lib.lab.control.cluster_deployments import pairs
+from runbook_lib.lab.control import cluster_deployments, deployments, postgres_instances
 from runbook_lib.lab.control.deployments import created, creation_failed, set_task
 from runbook_lib.lab.control.events import record_event
 from runbook_lib.lab.dataplane import postgres_replication as repl
-from runbook_lib.lab.dataplane.postgres_servers import PgServerSpec
+from runbook_lib.lab.dataplane.postgres_servers import PgServerSpec, PostgresServer
 
 if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
 
-INSTANCE_TASKS = ("CREATING_READ_REPLICA_OF_SOURCE", "DB_ENGINE_VERSION_UPGRADE", "CONFIGURE_BACKUPS",
-                  "CREATING_TOPOLOGY_OF_SOURCE")
 DEGRADED = "Replication degraded"
 WATCH_EVERY_S = 0.5
 
@@ -45,7 +43,7 @@ class PgDeployment:
 
 def link_name(bgd_id: str, database: str) -> str:
     """Publication, subscription and slot share one name per database (a valid slot name: [a-z0-9_])."""
-    return f"rds_bg_{bgd_id.removeprefix('bgd-')}_{database}".lower()[:63]
+    return re.sub(r"[^a-z0-9_]", "_", f"rds_bg_{bgd_id.removeprefix('bgd-')}_{database}".lower())[:63]
 
 
 def _incompatible(lab: Lab, bgd: Any, names: list[str]) -> None:
@@ -105,17 +103,7 @@ def _upgrade(lab: Lab, dbi: str, version: str) -> None:
 def provision_instance(lab: Lab, bgd: Any, blue: Any, green: Any, method: str) -> None:
     """An RDS for PostgreSQL instance's green, built in the worker; the call answers PROVISIONING at once."""
     with lab.lock:
-        lab.adopt_instance(green)
-        green.status = "creating"
-        green.source_db_instance_identifier = blue.db_instance_identifier
-        green.is_replica = True
-        blue.add_replica(green)
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in INSTANCE_TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_instance_arn, green.db_instance_arn,
-                                                                        "PROVISIONING")]
+        deployments.adopt_green(lab, bgd, blue, green)
         state = PgDeployment(method, blue.dbi_resource_id, green.dbi_resource_id)
         bgd.lab_pg = state
         bgd_id, green_name = bgd.blue_green_deployment_identifier, green.db_instance_identifier
@@ -166,27 +154,7 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
     """An Aurora PostgreSQL cluster's green: green's writer subscribes to blue's writer (logical, always), green's
     readers are physical standbys of green's writer; Aurora's task names, a detail row per member."""
     with lab.lock:
-        clusters.create(lab, green)
-        green.status = "creating"
-        for inst in [i for i in lab.backend.databases.values()
-                     if getattr(i, "db_cluster_identifier", None) == green.db_cluster_identifier
-                     and not hasattr(i, "lab_cluster_resource_id")]:
-            moto_internals.join_cluster(inst, green)
-        twins = pairs(lab, blue, green)
-        for b, g in twins:
-            g.is_cluster_writer = bool(b.is_cluster_writer)
-            lab.adopt_instance(g)
-            g.status = "creating"
-        bgd.status = "PROVISIONING"
-        bgd.status_details = "Creating the green environment"
-        bgd.tasks = [moto_internals.new_task(n, "PENDING") for n in CLUSTER_TASKS
-                     if n != "DB_ENGINE_VERSION_UPGRADE" or green.engine_version != blue.engine_version]
-        bgd.switchover_details = [moto_internals.new_switchover_detail(blue.db_cluster_arn, green.db_cluster_arn,
-                                                                        "PROVISIONING")]
-        bgd.switchover_details += [moto_internals.new_switchover_detail(b.db_instance_arn, g.db_instance_arn,
-                                                                         "PROVISIONING") for b, g in twins]
-        bgd.lab_pairs = [(b.dbi_resource_id, g.dbi_resource_id) for b, g in twins]
-        bgd.lab_clusters = (blue.db_cluster_resource_id, green.db_cluster_resource_id)
+        twins = cluster_deployments.adopt_green(lab, bgd, blue, green)
         writer = next((b.dbi_resource_id, g.dbi_resource_id, g.db_instance_identifier) for b, g in twins
                       if g.is_cluster_writer)
         readers = [(g.dbi_resource_id, g.db_instance_identifier) for _b, g in twins if not g.is_cluster_writer]
@@ -228,13 +196,7 @@ def provision_cluster(lab: Lab, bgd: Any, blue: Any, green: Any) -> None:
             task("CREATE_DB_INSTANCES_FOR_CLUSTER", "COMPLETED")
             task("CREATE_CUSTOM_ENDPOINTS", "IN_PROGRESS")
             _wait_caught_up(lab, state)
-            for dbi in [state.green_dbi, *(d for d, _n in readers)]:
-                lab.set_status(dbi, "available")
-            with lab.lock:
-                current = clusters.by_resource_id(lab, green_rid)
-                if current is not None:
-                    clusters.route_endpoints(lab, current)
-                    current.status = "available"
+            cluster_deployments.green_available(lab, green_rid, [state.green_dbi, *(d for d, _n in readers)])
             task("CREATE_CUSTOM_ENDPOINTS", "COMPLETED")
             state.ready = True
             created(lab, bgd)
@@ -297,18 +259,57 @@ def check(lab: Lab, bgd: Any) -> list[str]:
             record_event(lab.backend, "blue-green-deployment", bgd.blue_green_deployment_identifier,
                          f"{DEGRADED}: {cause} ({'; '.join(reasons)}). Switchover is not available: delete the "
                          "blue/green deployment with its green databases and recreate it.")
+            lab.backend.events[-1].event_categories = ["notification"]   # RDS-EVENT-0409's category
     return reasons
 
 
+def replica_lag_s(lab: Lab, state: PgDeployment) -> float:
+    """Green's lag behind blue in seconds, as the lab reports it in ReplicaLag (*the lab's reading*: 0 when green
+    confirmed blue's WAL position; else the replay delay a physical standby shows, or the walsenders' replay_lag)."""
+    blue, green = lab.pg.servers[state.blue_dbi], lab.pg.servers[state.green_dbi]
+    target = repl.current_lsn(blue)
+    if state.physical is not None:
+        done = repl.replay_lsn(green)
+        if done is not None and done >= target:
+            return 0.0
+        row = green.execute("SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)")
+        return float(row[0][0])
+    if all((repl.confirmed_lsn(blue, link) or 0) >= target for link in state.logical):
+        return 0.0
+    row = blue.execute("SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication "
+                       "WHERE application_name = ANY(%s)", params=([link.name for link in state.logical],))
+    return float(row[0][0])
+
+
+def _publish_lag(lab: Lab, bgd: Any) -> None:
+    """ReplicaLag of green's instance (the writer of a green cluster) into (moto's) CloudWatch, as metrics.py does
+    for MySQL replicas: the runbook's switchover guardrail reads it there."""
+    state: PgDeployment = bgd.lab_pg
+    lag = replica_lag_s(lab, state)
+    with lab.lock:
+        green = lab.by_dbi(state.green_dbi)
+        if green is None:
+            return
+        moto_internals.cloudwatch_put(lab.account, lab.region, "AWS/RDS", [{
+            "MetricName": "ReplicaLag", "Value": lag, "Unit": "Seconds", "Timestamp": moto_internals.utcnow(),
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": green.db_instance_identifier}]}])
+
+
 def watch(lab: Lab, stop: threading.Event) -> None:
-    """The lab's own eyes on logical replication, as RDS watches it: every deployment that is AVAILABLE."""
+    """The lab's own eyes on PostgreSQL deployments, as RDS watches them: every deployment that is AVAILABLE is checked
+    for what logical replication cannot carry, and green's ReplicaLag is published once a second."""
+    rounds = 0
     while not stop.wait(WATCH_EVERY_S):
+        rounds += 1
         with lab.lock:
             watched = [b for b in lab.backend.blue_green_deployments.values()
-                       if getattr(b, "lab_pg", None) is not None and b.status == "AVAILABLE" and not b.lab_pg.degraded]
+                       if getattr(b, "lab_pg", None) is not None and b.status == "AVAILABLE" and b.lab_pg.ready]
         for bgd in watched:
             try:
-                check(lab, bgd)
+                if not bgd.lab_pg.degraded:
+                    check(lab, bgd)
+                if rounds % 2 == 0:
+                    _publish_lag(lab, bgd)
             except Exception:  # noqa: BLE001 - a server restarting or going away is looked at again next time
                 continue
 
@@ -344,13 +345,26 @@ def tear_down(lab: Lab, bgd: Any, green_goes: bool) -> None:
                     pass
             with repl.writable(blue, link.database) as conn:
                 conn.execute(f'DROP PUBLICATION IF EXISTS "{link.name}"')
-                conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                             "WHERE slot_name = %s AND NOT active", (link.name,))
+            _drop_slot(blue, link.name)
             repl.remove_ddl_recorder(blue, link.database)
         if state.physical is not None and green_goes:
             if green is not None:
-                lab.pg.servers[state.green_dbi].stop()
-            with repl.writable(blue) as conn:
-                conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                             "WHERE slot_name = %s", (state.physical.slot,))
+                green.stop()
+            _drop_slot(blue, state.physical.slot)
     lab.submit(f"stop replication of {bgd.blue_green_deployment_identifier}", job)
+
+
+def _drop_slot(blue: PostgresServer, slot: str, timeout: float = 10) -> None:
+    """Blue keeps no slot of a deployment that is gone (it would hold WAL, and look like an external replica to the
+    next preflight); its walsender may take a moment to leave once green disconnected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with repl.writable(blue) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = %s AND NOT active", (slot,))
+            row = conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
+        if not row or not row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"replication slot {slot} on blue stayed active for {timeout:.0f} s")
+        time.sleep(0.05)

@@ -1,8 +1,8 @@
 """RDS for PostgreSQL instances and Aurora PostgreSQL cluster members in the lab, as RDS moves them: a real PostgreSQL
 server behind each (`creating -> backing-up -> available`), an Aurora reader a physical standby of its writer, the
 cluster and reader endpoints routed as for Aurora MySQL (clusters.route_endpoints); deletion with a final snapshot
-that is a real pg_dump. The records' lifecycle is the MySQL one (instances.py, clusters.py); only the servers
-differ."""
+that is a real pg_dump (instances.delete, clusters.delete_member and clusters.delete, through the lab's
+engine-neutral server calls). The records' lifecycle is the MySQL one; only the servers differ."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from runbook_lib.lab.control.events import record_event
 
 if TYPE_CHECKING:
     from runbook_lib.lab.control.core import Lab
-
-
-def is_postgres(resource: Any) -> bool:
-    return str(getattr(resource, "engine", "")) in postgres_catalog.ENGINES
 
 
 def settings_for(lab: Lab, group: str | None, cluster: bool = False) -> dict[str, str]:
@@ -105,107 +101,3 @@ def create_member(lab: Lab, inst: Any, cluster: Any, seed: bool = False) -> None
                 clusters.route_endpoints(lab, current)
             record_event(lab.backend, "db-instance", name, "DB instance created")
     lab.submit(f"create {name}", job)
-
-
-def delete(lab: Lab, inst: Any, final_snapshot: str | None) -> None:
-    """DeleteDBInstance of an RDS for PostgreSQL instance: the final snapshot a real dump, the server, then the
-    record (instances.delete's order)."""
-    with lab.lock:
-        dbi, name = inst.dbi_resource_id, inst.db_instance_identifier
-        inst.status = "deleting"
-
-    def job() -> None:
-        if final_snapshot and dbi in lab.pg.servers:
-            dump = lab.paths.snapshots / f"{final_snapshot}.sql"
-            with lab.lock:
-                snap = lab.backend.create_db_snapshot(lab.instance_name(dbi), final_snapshot)
-                snap.status = "creating"
-                snap.lab_dump = str(dump)
-            lab.pg.dump(dbi, dump)
-            lab.pause(30)
-            with lab.lock:
-                snap.status = "available"
-        lab.pause(30)
-        lab.pg.remove_server(dbi)
-        with lab.lock:
-            current = lab.instance_name(dbi)
-            lab.backend.delete_db_instance(current)
-            lab.data.router.remove(current)
-            record_event(lab.backend, "db-instance", current, "DB instance deleted")
-    lab.submit(f"delete {name}", job)
-
-
-def _volume(lab: Lab, resource_id: str) -> Any:
-    return lab.paths.snapshots / f"cluster-volume-{resource_id}.sql"
-
-
-def delete_member(lab: Lab, inst: Any) -> None:
-    """An Aurora PostgreSQL instance goes without a snapshot of its own; the last one leaves the data in the
-    cluster volume first (clusters.delete_member's rule)."""
-    with lab.lock:
-        dbi, name = inst.dbi_resource_id, inst.db_instance_identifier
-        inst.status = "deleting"
-        resource_id = str(getattr(inst, "lab_cluster_resource_id", ""))
-
-    def job() -> None:
-        lab.pause(30)
-        with lab.lock:
-            cluster = clusters.by_resource_id(lab, resource_id)
-            others = [i for i in (cluster._members if cluster is not None else [])
-                      if i.dbi_resource_id != dbi and i.dbi_resource_id in lab.pg.servers]
-        if not others and dbi in lab.pg.servers:
-            lab.pg.dump(dbi, _volume(lab, resource_id))
-        lab.pg.remove_server(dbi)
-        with lab.lock:
-            current = lab.instance_name(dbi)
-            lab.backend.delete_db_instance(current)
-            lab.data.router.remove(current)
-            record_event(lab.backend, "db-instance", current, "DB instance deleted")
-            cluster = clusters.by_resource_id(lab, resource_id)
-            if cluster is not None:
-                clusters.route_endpoints(lab, cluster)
-    lab.submit(f"delete {name}", job)
-
-
-def delete_cluster(lab: Lab, cluster: Any, final_snapshot: str | None) -> None:
-    """DeleteDBCluster of Aurora PostgreSQL: after its instances (queued first); the final cluster snapshot is the
-    writer's dump or the cluster volume the last instance left."""
-    with lab.lock:
-        cluster.status = "deleting"
-        resource_id, name = cluster.db_cluster_resource_id, cluster.db_cluster_identifier
-
-    def job() -> None:
-        lab.pause(30)
-        with lab.lock:
-            current = clusters.by_resource_id(lab, resource_id)
-            if current is None:
-                return
-            name_now = current.db_cluster_identifier
-            writer = clusters.writer_dbi(current)
-        volume = _volume(lab, resource_id)
-        if final_snapshot:
-            dump = lab.paths.snapshots / f"{final_snapshot}.sql"
-            if writer and writer in lab.pg.servers:
-                lab.pg.dump(writer, dump)
-            elif volume.exists():
-                dump.parent.mkdir(parents=True, exist_ok=True)
-                volume.replace(dump)
-            with lab.lock:
-                snap = lab.backend.create_db_cluster_snapshot(name_now, final_snapshot)
-                snap.lab_dump = str(dump)
-        volume.unlink(missing_ok=True)
-        with lab.lock:
-            for member in list(current._members):
-                lab.backend.databases.pop(member.db_instance_identifier, None)
-            lab.backend.clusters.pop(name_now, None)
-            for endpoint in (clusters.writer_endpoint_name(name_now), clusters.reader_endpoint_name(name_now)):
-                lab.data.router.remove(endpoint)
-            record_event(lab.backend, "db-cluster", name_now, "DB cluster deleted")
-    lab.submit(f"delete cluster {name}", job)
-
-
-def delete_cluster_with_members(lab: Lab, cluster: Any) -> None:
-    """DeleteBlueGreenDeployment with DeleteTarget before a switchover: green's instances, then green's cluster."""
-    for member in clusters.members(cluster):
-        delete_member(lab, member)
-    delete_cluster(lab, cluster, None)

@@ -59,6 +59,10 @@ class PgSteps(Switchover):
             for link in self.state.logical:
                 if not repl.subscription_state(green, link).enabled:
                     raise Abort("replication from the blue to the green environment is not running")
+        if self.lab.faults.skip_catchup_wait:   # the unsafe variant: green lags, and nobody will wait for it
+            self._set_applying(False)
+            self.stalled = True
+            time.sleep(0.3)
 
     def fence(self) -> None:
         """Stop new writes (blue read-only, as RDS fences it) and drop every client on both environments."""
@@ -69,8 +73,7 @@ class PgSteps(Switchover):
             server = self.lab.pg.servers.get(dbi)
             if server is not None and dbi != self.blue_dbi:
                 _drop_clients(server)
-        faults = self.lab.faults
-        if faults.stall_green_sql_thread or faults.skip_catchup_wait:   # green stops applying (the switches' meaning)
+        if self.lab.faults.stall_green_sql_thread:   # green stops applying (the switch's meaning for PostgreSQL)
             self._set_applying(False)
             self.stalled = True
 
@@ -78,8 +81,17 @@ class PgSteps(Switchover):
         green = self.lab.pg.servers[self.green_dbi]
         if self.state.physical is not None:
             green.execute(f"SELECT pg_wal_replay_{'resume' if on else 'pause'}()")
-        for link in self.state.logical:
-            green.execute(f'ALTER SUBSCRIPTION "{link.name}" {"ENABLE" if on else "DISABLE"}', dbname=link.database)
+        for link in self.state.logical:   # green is read-only for clients: a lab session that may write
+            with repl.writable(green, link.database) as conn:
+                conn.execute(f'ALTER SUBSCRIPTION "{link.name}" {"ENABLE" if on else "DISABLE"}')
+        blue = self.lab.pg.servers[self.blue_dbi]
+        deadline = time.monotonic() + 10
+        while not on and self.state.logical and time.monotonic() < deadline:   # the apply worker leaves in a moment
+            active = blue.execute("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = ANY(%s)",
+                                  params=([link.name for link in self.state.logical],))
+            if not active[0][0]:
+                break
+            time.sleep(0.02)
 
     def resume_green(self) -> None:
         self._set_applying(True)
@@ -87,8 +99,9 @@ class PgSteps(Switchover):
     def catch_up(self) -> None:
         """Until green confirmed blue's LSN; then, for logical replication, the sequence sync."""
         blue, green = self._servers()
-        with repl.writable(blue) as conn:   # RDS's own marker in blue's WAL: green must confirm past it
-            conn.execute("SELECT pg_logical_emit_message(false, 'rds_bluegreen_switchover', %s)", (self.bgd_id,))
+        # RDS's own marker in blue's WAL, committed (so flushed and sent): green must confirm past it.
+        with repl.writable(blue) as conn:
+            conn.execute("SELECT pg_logical_emit_message(true, 'rds_bluegreen_switchover', %s)", (self.bgd_id,))
         target = repl.current_lsn(blue)
         for link in [] if self.lab.faults.skip_catchup_wait else self._links():   # the unsafe variant: no wait
             remaining = self.deadline - time.monotonic()
