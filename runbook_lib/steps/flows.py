@@ -68,8 +68,3 @@ def handler(step: Step, name: str) -> Callable[..., Any] | None:
     """The flow's function for step function `name`, or None when the step module's own code does it."""
     return steps_of(step).get(name)
 
-
-def is_postgres(step: Step) -> bool:
-    """Whether the source is PostgreSQL (RDS for PostgreSQL or Aurora PostgreSQL): for what only shows, e.g.
-    the diagram's labels."""
-    return engine(step) in ("postgres", "aurora-postgresql")
