@@ -21,7 +21,8 @@ _INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,59}(?<!-)$")
 _GROUP_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 _SNAPSHOT_ID = _GROUP_NAME
-_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+(?:[-.][A-Za-z0-9.]+)?|\.mysql_aurora\.\d+\.\d+\.\d+)$")
+# MySQL x.y.z (Aurora MySQL x.y.mysql_aurora.a.b.c); PostgreSQL (major 10 and later) major.minor such as 16.3.
+_VERSION = re.compile(r"^(?:\d+\.\d+(?:\.\d+(?:[-.][A-Za-z0-9.]+)?|\.mysql_aurora\.\d+\.\d+\.\d+)|[1-9]\d+\.\d+)$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -56,7 +57,8 @@ _RULES = {
                            "with a letter, no trailing or double hyphen"),
     "final_snapshot_id": (_SNAPSHOT_ID, "a DB snapshot identifier: letters, digits and hyphens, starting "
                           "with a letter, no trailing or double hyphen"),
-    "target_engine_version": (_VERSION, "an engine version such as 8.0.39 (Aurora MySQL: 8.0.mysql_aurora.3.05.2)"),
+    "target_engine_version": (_VERSION, "an engine version such as 8.0.39 (Aurora MySQL: 8.0.mysql_aurora.3.05.2; PostgreSQL: "
+                              "16.3)"),
     "region": (_REGION, "an AWS Region name such as us-east-1"),
     "db_password_env": (_ENV_VAR, "the NAME of an environment variable (letters, digits, underscore), "
                         "not the password itself"),
@@ -113,6 +115,10 @@ class RunbookParams(BaseModel):
     probe_slow_ms: float | None = Field(None, gt=0, le=60000)   # None: from the interval and baseline latency
     probe_database: str = "runbook_probe"
     lab_seed_blocker: bool = False
+    # PostgreSQL, step 05 after the switchover: statistics are not carried across a major version and materialized
+    # views are not refreshed on green. remind: list the databases to ANALYZE and the views to REFRESH; run: run both
+    # on the new production (every database) and record it.
+    post_switchover_maintenance: Literal["remind", "run"] = "remind"
     # Injected by the runner, never written by hand.
     run_dir: str | None = None
     run_id: str | None = None

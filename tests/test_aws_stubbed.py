@@ -82,7 +82,8 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             made.append(stub)
         run = RunFolder.create(tmp_path / "runs", f"run-{number}-{len(made)}")
         rds = RdsFacade(clients.rds, dry_run=params.dry_run)
-        step = Step(StepContext(params, clients, rds), StepRecord(number, run, params.redacted, rds.recorded_calls))
+        # the stubs answer for an RDS for MySQL instance: the engine seam's DescribeDBInstances is answered here
+        step = Step(StepContext(params, clients, rds, source_engine="mysql"), StepRecord(number, run, params.redacted, rds.recorded_calls))
         return step, stubs
 
     yield make

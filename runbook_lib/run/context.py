@@ -31,6 +31,8 @@ class StepContext:
     clients: Clients
     rds: RdsFacade
     _password: str | None = field(default=None, repr=False)
+    # The source's live Engine, read once per step by steps/flows.py (which flow walks this source).
+    source_engine: str | None = None
 
     def password(self) -> str:
         """The database password from its source, read once per step (one GetSecretValue, counted in api_calls)."""

@@ -41,3 +41,17 @@ def require_delete(params: RunbookParams, target: str, confirmations: Mapping[st
     raise GateClosed(
         f"Deletion of {target} not confirmed: add {target} to confirm_delete in the parameter file (or click "
         f"Confirm in JupyterLab); it lists {params.confirm_delete or 'nothing'}. Nothing was deleted.")
+
+
+def require_replacement(params: RunbookParams, deployment_name: str, green_name: str | None, status: str, why: object,
+                        confirmations: Mapping[str, list[str]] | None = None, green_word: str = "green instance") -> None:
+    """Step 02 deletes a deployment that can no longer be switched over together with its green (DeleteTarget) only
+    when both are confirmed by name; the refusal says why and what the way on is."""
+    for name in [deployment_name] + ([green_name] if green_name else []):
+        try:
+            require_delete(params, name, confirmations)
+        except GateClosed as closed:
+            raise GateClosed(
+                f"Deployment {deployment_name} is {status} ({why}): it can no longer be switched over. The way on is "
+                f"to delete it together with its {green_word} {green_name} (DeleteTarget=true; blue, still production, "
+                f"is untouched) and create it anew. {closed}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -110,8 +111,7 @@ def _run_locked(params: RunbookParams, params_file: str, start_from: str, keep_l
                     "the lab before step 01 (unless --keep-lab), which would pull it from under that run: wait for "
                     "it to finish, or pass --keep-lab. Nothing was changed.", others[0])
             lab_client.reset(seed_blocker=params.lab_seed_blocker, region=params.region)
-        if params.source_db_cluster:  # the cluster flow: the lab's Aurora cluster beside the instance (idempotent)
-            lab_client.seed_aurora(seed_blocker=params.lab_seed_blocker)
+        _seed_source(params)
         print(f"lab ready in {time.monotonic() - started:.1f} s", file=log)
     previous = _latest_run() if start_from != "01" else None
     folder = RunFolder.create(root, run_id)
@@ -151,6 +151,32 @@ def _run_locked(params: RunbookParams, params_file: str, start_from: str, keep_l
         finally:
             marker.release()
     return result
+
+
+def _seed_source(params: RunbookParams) -> None:
+    """What the parameters' source needs in the lab beside database-1 (each seed is idempotent): the Aurora MySQL
+    cluster for a cluster going to an Aurora MySQL version (`runbook lab up --aurora`); the PostgreSQL instance and
+    cluster (`runbook lab up --postgres`) for a PostgreSQL target version (major.minor, 10 and later) when the source
+    is not there yet. Anything else is left to step 01, which names what is missing."""
+    if params.source_db_cluster and "mysql_aurora" in params.target_engine_version:
+        lab_client.seed_aurora(seed_blocker=params.lab_seed_blocker)
+    elif re.fullmatch(r"[1-9]\d+\.\d+", params.target_engine_version) and _lab_engine(params) is None:
+        lab_client.seed_postgres()
+
+
+def _lab_engine(params: RunbookParams) -> str | None:
+    """The Engine of the source the parameters name, as the lab reports it now; None when it does not exist."""
+    rds = make_clients(params).rds
+    try:
+        found: list[Any] = list(
+            rds.describe_db_clusters(DBClusterIdentifier=params.source_db_cluster)["DBClusters"]
+            if params.source_db_cluster else
+            rds.describe_db_instances(DBInstanceIdentifier=params.source_db_instance)["DBInstances"])
+    except Exception as exc:  # noqa: BLE001 - only "not found" means absent
+        if "NotFound" in str(exc):
+            return None
+        raise
+    return str(found[0]["Engine"]) if found else None
 
 
 def _latest_run() -> Path | None:

@@ -19,7 +19,7 @@ from runbook_lib.aws.waiting import wait_until
 from runbook_lib.errors import GateClosed, RunbookError
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.ui import display
 
 SWITCHOVER_COMPLETED_EVENT = "Switchover completed on blue/green deployment"
@@ -66,8 +66,8 @@ def _switched_over_at(step: Step, deployment_id: str, records: list[history.Step
 def resolve(step: Step) -> Targets:
     """Find the deployment and its old blue from live state and the runs' records; refuse when they disagree.
     Nothing is deleted here; the result is recorded before any confirmation is asked for."""
-    if step.params.source_db_cluster:
-        return cluster_flow.resolve(step)  # type: ignore[return-value]  # the cluster's targets, same `names`
+    if (flow := flows.handler(step, "resolve")) is not None:
+        return flow(step)  # type: ignore[no-any-return]  # a flow's own targets, with the same `names`
     p = step.params
     live = step.rds.find_deployment(p.deployment_name)
     if live is None and p.dry_run and step.planned_in_this_run("create_blue_green_deployment"):
@@ -173,9 +173,8 @@ def _keep_until(step: Step, targets: Targets) -> None:
 
 
 def delete_deployment(step: Step, targets: Targets | None = None) -> str:
-    if isinstance(targets, cluster_flow.ClusterTargets):
-        cluster_flow.delete_deployment(step, targets)
-        return targets.deployment_name
+    if (flow := flows.handler(step, "delete_deployment")) is not None:
+        return flow(step, targets or resolve(step))  # type: ignore[no-any-return]
     p = step.params
     targets = targets or resolve(step)
     check_confirmations(step, targets)
@@ -214,8 +213,8 @@ def _requested_snapshot(step: Step, targets: Targets) -> str | None:
 
 
 def delete_old_blue(step: Step, targets: Targets | None = None) -> dict[str, Any]:
-    if isinstance(targets, cluster_flow.ClusterTargets):
-        return cluster_flow.delete_old_cluster(step, targets)
+    if (flow := flows.handler(step, "delete_old_blue")) is not None:
+        return flow(step, targets or resolve(step))  # type: ignore[no-any-return]
     p = step.params
     targets = targets or resolve(step)
     check_confirmations(step, targets)

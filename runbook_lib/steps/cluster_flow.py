@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymysql
-
 from runbook_lib.aws.types import BlueGreenDeployment
 from runbook_lib.aws.waiting import wait_until
 from runbook_lib.engines.aurora_mysql import readiness
@@ -294,19 +292,22 @@ class ReadWatch:
         self._thread.start()
         return self
 
+    def _read(self) -> None:
+        """One read on a new connection; raises (OSError or the driver's error) when it fails."""
+        with db.connect(self.endpoint, self.user, self.password, timeout=2, tls=self.tls) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+
     def _loop(self) -> None:
         down: float | None = None
         while not self._stop.is_set():
             started = time.time()
             try:
-                with db.connect(self.endpoint, self.user, self.password, timeout=2, tls=self.tls) as conn, \
-                        conn.cursor() as cur:
-                    cur.execute("SELECT 1")
+                self._read()
                 self.ok += 1
                 if down is not None:
                     self.spans.append((down, started))
                     down = None
-            except pymysql.MySQLError:
+            except Exception:  # noqa: BLE001 - any failed read (driver error, OSError) is a failed read
                 self.failed += 1
                 down = down if down is not None else started
             self._stop.wait(self.interval_s)
@@ -486,13 +487,14 @@ def resolve(step: Step) -> ClusterTargets:
     return targets
 
 
-def delete_deployment(step: Step, targets: ClusterTargets) -> None:
+def delete_deployment(step: Step, targets: ClusterTargets) -> str:
     if not targets.deployment_id:
         display.note("The deployment is already deleted.")
-        return
+        return targets.deployment_name
     gates.require_delete(step.params, targets.deployment_name, step.confirmations)
     if step.rds.delete_deployment(targets.deployment_id) is not None:
         step.changed("deleted blue/green deployment", deployment_id=targets.deployment_id)
+    return targets.deployment_name
 
 
 def delete_old_cluster(step: Step, targets: ClusterTargets) -> dict[str, Any]:
@@ -525,3 +527,19 @@ def delete_old_cluster(step: Step, targets: ClusterTargets) -> dict[str, Any]:
     display.note(f"Deleted {targets.old_cluster} and its instances {', '.join(members)}"
                  + (f"; final cluster snapshot {snapshot}." if snapshot else "."), "ok")
     return {"deleted": targets.old_cluster, "instances": members, "final_snapshot": snapshot}
+
+
+def _no_replacement(step: Step) -> list[str]:
+    return []  # step 02 does not yet replace a failed cluster deployment (fixes() says how to)
+
+
+def _no_comparison(step: Step) -> None:
+    return None  # the cluster's diagram (show_topology) shows both clusters, their members and endpoints
+
+
+# The step functions the notebooks call, for an Aurora MySQL cluster (steps/flows.py).
+STEPS = {"check": check, "replacement": _no_replacement, "ensure_deployment": ensure_deployment,
+         "wait_available": wait_available, "upgrade_green": upgrade_green, "read_precheck_log": read_precheck_log,
+         "fix_and_retry": fixes, "compare": _no_comparison, "check_guardrails": guardrails,
+         "switch_over": switch_over, "report": report, "resolve": resolve, "delete_deployment": delete_deployment,
+         "delete_old_blue": delete_old_cluster}

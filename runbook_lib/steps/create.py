@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from runbook_lib.aws.types import BlueGreenDeployment, Event
 from runbook_lib.aws.waiting import wait_until
-from runbook_lib.errors import GateClosed, RunbookError
+from runbook_lib.errors import RunbookError
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.ui import display
 
 FAILED_STATES = ("SWITCHOVER_FAILED", "INVALID_CONFIGURATION")
@@ -16,8 +16,8 @@ FAILED_STATES = ("SWITCHOVER_FAILED", "INVALID_CONFIGURATION")
 def replacement(step: Step) -> list[str]:
     """Names a person must confirm before step 02 may replace a failed deployment (the deployment and its green
     instance, which DeleteTarget deletes); empty when there is nothing to replace."""
-    if step.params.source_db_cluster:
-        return []
+    if (flow := flows.handler(step, "replacement")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     existing = step.rds.find_deployment(step.params.deployment_name)
     if existing is None or existing["Status"] not in FAILED_STATES:
         return []
@@ -25,8 +25,8 @@ def replacement(step: Step) -> list[str]:
 
 
 def ensure_deployment(step: Step) -> BlueGreenDeployment | None:
-    if step.params.source_db_cluster:
-        return cluster_flow.ensure_deployment(step)
+    if (flow := flows.handler(step, "ensure_deployment")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     p = step.params
     blue = step.rds.instance(p.source_db_instance)
     existing = step.rds.find_deployment(p.deployment_name)
@@ -75,14 +75,8 @@ def _replace_failed(step: Step, existing: BlueGreenDeployment) -> None:
     if green is not None and recorded and recorded[0] != green["DbiResourceId"]:
         raise RunbookError(f"Deployment {p.deployment_name} names {green_name} ({green['DbiResourceId']}) as its green "
                            f"instance, but {recorded[0]} was recorded ({recorded[1].run_id}). Nothing was deleted.")
-    for name in [p.deployment_name] + ([green_name] if green and green_name else []):
-        try:
-            gates.require_delete(p, name, step.confirmations)
-        except GateClosed as closed:
-            raise GateClosed(
-                f"Deployment {p.deployment_name} is {existing['Status']} ({existing.get('StatusDetails')}): it can no "
-                f"longer be switched over. The way on is to delete it together with its green instance {green_name} "
-                f"(DeleteTarget=true; blue, still production, is untouched) and create it anew. {closed}") from None
+    gates.require_replacement(p, p.deployment_name, green_name if green else None, existing["Status"],
+                              existing.get("StatusDetails"), step.confirmations)
     step.identifiers.update(replaced_deployment_id=ident, replaced_green_instance=green_name,
                             replaced_green_dbi_resource_id=green and green["DbiResourceId"])
     if step.rds.delete_deployment(ident, delete_target=True) is None:
@@ -102,8 +96,8 @@ def _replace_failed(step: Step, existing: BlueGreenDeployment) -> None:
 
 
 def wait_available(step: Step, deployment: BlueGreenDeployment | None, timeout_s: float = 7200) -> BlueGreenDeployment | None:
-    if step.params.source_db_cluster:
-        return cluster_flow.wait_available(step, deployment)
+    if (flow := flows.handler(step, "wait_available")) is not None:
+        return flow(step, deployment)  # type: ignore[no-any-return]
     if deployment is None:
         return None
     ident = deployment["BlueGreenDeploymentIdentifier"]

@@ -12,7 +12,7 @@ from runbook_lib.engines.mysql.upgrade_checks import parse_log, render_text, run
 from runbook_lib.engines.mysql.upgrade_checks.explain import explain
 from runbook_lib.errors import RunbookError
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.steps.sides import current, current_or_planned
 from runbook_lib.ui import display
 
@@ -20,8 +20,8 @@ PRECHECK_LOG = "PrePatchCompatibility.log"
 
 
 def read_precheck_log(step: Step) -> dict[str, Any]:
-    if step.params.source_db_cluster:
-        return cluster_flow.read_precheck_log(step)
+    if (flow := flows.handler(step, "read_precheck_log")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     sides = current_or_planned(step)
     if sides is None:
         display.note("Dry run: the deployment does not exist, so there is no log to read yet.")
@@ -65,8 +65,8 @@ def fix_and_retry(step: Step, log: dict[str, Any], timeout_s: float = 600) -> di
     them and stop), wait until green has them, and upgrade green again."""
     if log.get("not_applicable"):
         return {"not_applicable": True}
-    if log.get("cluster"):
-        return cluster_flow.fixes(step, log)
+    if (flow := flows.handler(step, "fix_and_retry")) is not None:
+        return flow(step, log)  # type: ignore[no-any-return]
     from runbook_lib.steps.upgrade import upgrade_green
     p = step.params
     report = log.get("report")

@@ -11,7 +11,7 @@ from runbook_lib.engines.mysql import parameter_groups
 from runbook_lib.engines.mysql.upgrade_checks import add_parameter_group_checks, run_prechecks
 from runbook_lib.errors import RunbookError
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.ui import display
 from runbook_lib.ui.widgets import confirm
 
@@ -20,6 +20,8 @@ def green_groups(step: Step) -> dict[str, Any]:
     """Green's 8.0 groups before the checks: when they do not exist yet, the plan made from blue's groups is shown
     and, in JupyterLab, one confirm button per group (the checks cell creates them after the click). Nothing is
     created here unless the parameter file says create_green_groups: true."""
+    if (flow := flows.handler(step, "green_groups")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     result = parameter_groups.offer(step)
     if result["status"] != "not-needed":
         display.preformatted(result["text"], title="Green's 8.0 groups, planned from blue's")
@@ -31,8 +33,8 @@ def green_groups(step: Step) -> dict[str, Any]:
 
 def check(step: Step) -> dict[str, Any]:
     """Every prerequisite, recorded with evidence; raises (before any change) on a hard failure."""
-    if step.params.source_db_cluster:
-        return cluster_flow.check(step)
+    if (flow := flows.handler(step, "check")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     p = step.params
     blue = step.rds.instance(p.source_db_instance)
     step.identifiers.update(source_arn=blue["DBInstanceArn"], source_dbi_resource_id=blue["DbiResourceId"],

@@ -20,10 +20,10 @@ from runbook_lib.checks import switchover_guardrails
 from runbook_lib.engines.mysql import connection as db
 from runbook_lib.errors import RunbookError
 from runbook_lib.probe import report as probe_report
-from runbook_lib.probe.mysql import Probe, Target
+from runbook_lib.probe.mysql import Probe, ProbeData, Target
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.steps.sides import Sides, current_or_planned
 from runbook_lib.ui import display
 
@@ -40,8 +40,8 @@ _COMPARED: list[tuple[str, Callable[[DBInstance], object]]] = [
 
 def compare(step: Step) -> Sides | None:
     """Blue and green side by side, as the console shows them before switching."""
-    if step.params.source_db_cluster:
-        return None  # the cluster's diagram (show_topology) shows both clusters, their members and endpoints
+    if (flow := flows.handler(step, "compare")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     sides = current_or_planned(step)
     if sides is None:
         display.note("Dry run: no deployment exists yet, so there is nothing to compare.")
@@ -55,8 +55,8 @@ def compare(step: Step) -> Sides | None:
 
 def check_guardrails(step: Step) -> list[dict[str, Any]]:
     """The switchover guardrails, checked again right before switching (nothing changes if one fails)."""
-    if step.params.source_db_cluster:
-        return cluster_flow.guardrails(step)
+    if (flow := flows.handler(step, "check_guardrails")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     sides = current_or_planned(step)
     if sides is None:
         display.note("Dry run: the guardrails can only be checked once the deployment exists.")
@@ -168,8 +168,8 @@ def _wait(step: Step, ident: str, requested: datetime | None, timeout_s: float) 
 
 def switch_over(step: Step, timeout_s: float | None = None, settle_s: float = 2.0) -> dict[str, Any]:
     """The gate, then the probe, then the switchover; returns what happened and which probe watched it."""
-    if step.params.source_db_cluster:
-        return cluster_flow.switch_over(step)
+    if (flow := flows.handler(step, "switch_over")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     p = step.params
     timeout = timeout_s or step.wait_s(p.switchover_timeout_s + 3600)
     sides = current_or_planned(step)
@@ -329,8 +329,8 @@ def _not_observed_figures(keys: tuple[str, ...], reason: str) -> dict[str, Any]:
 def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
     """Downtime and the zero-loss proof, from the probe that watched the switchover, or 'not observed' and why.
     Raises on data loss."""
-    if step.params.source_db_cluster:
-        return cluster_flow.report(step, result)
+    if (flow := flows.handler(step, "report")) is not None:
+        return flow(step, result)  # type: ignore[no-any-return]
     p = step.params
     step.crash_point("before-report")
     observation = result.get("observation") or _not_observed("no switchover result")
@@ -350,6 +350,13 @@ def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
     prod = step.rds.instance(p.source_db_instance)
     with db.connect(prod["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn:
         proof = probe_report.zero_loss_of(data, conn)
+    return record_measured(step, observation, data, proof)
+
+
+def record_measured(step: Step, observation: dict[str, Any], data: ProbeData, proof: dict[str, Any],
+                    reader_endpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The observed switchover into the record, the probe files and the notebook: downtime figures, the windows, the
+    zero-loss proof (raises on data loss). `reader_endpoint`: what a cluster's reader-endpoint watch saw."""
     summary = probe_report.summary_of(data)
     window = observation["window"]
     span = probe_report.during(data, datetime.fromisoformat(window["from"]).timestamp(),
@@ -362,6 +369,7 @@ def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
                                                                 "by_class")},
                                  "during_switchover": {k: {f: v[f] for f in ("unavailable_s", "lower_s", "upper_s")}
                                                        for k, v in span.items()},
+                                 **({"reader_endpoint": reader_endpoint} if reader_endpoint is not None else {}),
                                  "observed": True, "observed_by": {"run": observation["run"],
                                                                    "window": observation["window"]}}
     step.findings["zero_loss"] = {**proof, "observed": True}
@@ -369,8 +377,13 @@ def report(step: Step, result: dict[str, Any]) -> dict[str, Any] | None:
     display.table([{"kind": w["kind"], "from": w["start"], "to": w["end"], "seconds": w["seconds"],
                     "failed attempts": w["failed_attempts"], "errors": w["errors"]} for w in summary["windows"]],
                   title=f"Unavailability windows (resolution {summary['resolution']})")
+    reads: list[tuple[str, Any]] = [] if reader_endpoint is None else [
+        ("reads through the reader endpoint: ok / failed",
+         f"{reader_endpoint['reads_ok']} / {reader_endpoint['reads_failed']}"),
+        ("reader endpoint unavailable (s)", reader_endpoint["read_unavailable_s"])]
     display.table([{"measure": k, "value": v} for k, v in (
         ("writes unavailable (s)", summary["write_unavailable_s"]), ("reads unavailable (s)", summary["read_unavailable_s"]),
+        *reads,
         ("server changed at", ", ".join(f"{c['at']} → {c['to_version']}" for c in summary["identity_changes"]) or "-"),
         ("writes acknowledged", proof["acknowledged"]), ("acknowledged and present", proof["present"]),
         ("acknowledged but MISSING", proof["missing"]), ("in doubt", proof["in_doubt"]),

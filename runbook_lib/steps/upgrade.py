@@ -10,7 +10,7 @@ from runbook_lib.aws.types import DBInstance
 from runbook_lib.aws.waiting import wait_until
 from runbook_lib.errors import RunbookError
 from runbook_lib.run.context import Step
-from runbook_lib.steps import cluster_flow
+from runbook_lib.steps import flows
 from runbook_lib.steps.sides import current_or_planned, planned_green
 from runbook_lib.ui import display
 
@@ -26,8 +26,8 @@ def upgrade_green(step: Step, target: str | None = None, timeout_s: float = 7200
     """Modify green and wait. Returns {'outcome': 'upgraded'|'already-upgraded'|'cancelled', ...};
     'cancelled' is RDS refusing the upgrade after its prechecks (green stays on the old version).
     `target` is a version chosen interactively (validated like the parameter)."""
-    if step.params.source_db_cluster:
-        return cluster_flow.upgrade_green(step)
+    if (flow := flows.handler(step, "upgrade_green")) is not None:
+        return flow(step)  # type: ignore[no-any-return]
     p = step.params
     if target and target != p.target_engine_version:
         p.target_engine_version = target  # validated by the parameter model

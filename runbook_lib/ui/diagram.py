@@ -10,6 +10,24 @@ from runbook_lib.aws.types import DBInstance
 from runbook_lib.ui import display
 
 _COLOURS = {"blue": "#cfe2ff", "green": "#d1e7dd", "old": "#e2e3e5"}
+_ENGINES = {"mysql": "MySQL", "mariadb": "MariaDB", "postgres": "PostgreSQL", "aurora-mysql": "Aurora MySQL",
+            "aurora": "Aurora MySQL", "aurora-postgresql": "Aurora PostgreSQL"}
+
+
+def engine_label(engine: str | None) -> str:
+    return _ENGINES.get(str(engine), str(engine or "MySQL"))
+
+
+def replication_label(blue: dict[str, object] | DBInstance, green: dict[str, object] | DBInstance) -> str:
+    """How green is kept in sync: binlog (MySQL), logical or physical (PostgreSQL: logical for Aurora, and for RDS
+    when green runs a higher major version; docs/postgresql.md)."""
+    engine = str(blue.get("Engine") or "")
+    if engine == "aurora-postgresql":
+        return "logical replication"
+    if engine == "postgres":
+        majors = [str(x.get("EngineVersion") or "0").split(".")[0] for x in (blue, green)]
+        return "logical replication" if majors[0] != majors[1] else "physical replication"
+    return "binlog replication"
 
 
 def related_instances(rds: RdsFacade, source: str) -> list[DBInstance]:
@@ -45,7 +63,7 @@ def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: st
         role = _role(inst, source)
         groups = ", ".join(p["DBParameterGroupName"] for p in inst.get("DBParameterGroups", []))
         options = ", ".join(o["OptionGroupName"] for o in inst.get("OptionGroupMemberships", []))
-        label = (f"{name}\\nMySQL {inst['EngineVersion']} · {inst['DBInstanceStatus']}\\n"
+        label = (f"{name}\\n{engine_label(inst.get('Engine'))} {inst['EngineVersion']} · {inst['DBInstanceStatus']}\\n"
                  f"params: {groups}\\noptions: {options}\\n{inst.get('DbiResourceId', '')}")
         g.node(name, label, shape="cylinder", style="filled", fillcolor=_COLOURS[role])
         endpoint = inst.get("Endpoint") or {}
@@ -57,7 +75,10 @@ def topology(rds: RdsFacade, source: str, deployment_name: str | None, title: st
             g.edge("clients", ep, label="writes" if role == "blue" else "reads", style="solid" if role == "blue" else "dotted")
         src = inst.get("ReadReplicaSourceDBInstanceIdentifier")
         if src and src in by_name:
-            g.edge(src, name, label="binlog replication", color="#0d6efd", penwidth="2")
+            g.edge(src, name, label=replication_label(by_name[src], inst), color="#0d6efd", penwidth="2")
+        elif role == "green" and source in by_name and inst.get("Engine") == "postgres" and deployment \
+                and deployment["Status"] != "SWITCHOVER_COMPLETED":
+            g.edge(source, name, label=replication_label(by_name[source], inst), color="#0d6efd", penwidth="2")
     if deployment:
         g.node("bgd", f"blue/green deployment {deployment['BlueGreenDeploymentName']}\\n{deployment['Status']}",
                shape="component")
@@ -88,11 +109,14 @@ def cluster_topology(rds: RdsFacade, source: str, deployment_name: str | None, t
                          node_attr={"fontname": "Helvetica", "fontsize": "11"})
     g.node("clients", "Applications", shape="box3d")
     writers: dict[str, str] = {}
+    by_role: dict[str, dict[str, object]] = {}
     for cluster in clusters:
         name = cluster["DBClusterIdentifier"]
         role = "blue" if name == source else "green" if "-green-" in name else "old"
+        by_role[role] = cluster
         with g.subgraph(name=f"cluster_{name}") as sub:
-            sub.attr(label=f"{name}\\nAurora MySQL {cluster['EngineVersion']} · {cluster['Status']}\\n"
+            engine = engine_label(cluster.get("Engine"))
+            sub.attr(label=f"{name}\\n{engine} {cluster['EngineVersion']} · {cluster['Status']}\\n"
                            f"cluster params: {cluster.get('DBClusterParameterGroup', '')}",
                      style="filled", fillcolor=_COLOURS[role])
             for member in cluster.get("DBClusterMembers", []):
@@ -116,7 +140,8 @@ def cluster_topology(rds: RdsFacade, source: str, deployment_name: str | None, t
             if role == "blue":
                 g.edge("clients", f"reader endpoint_{name}", label="reads", style="dotted")
     if "blue" in writers and "green" in writers:
-        g.edge(writers["blue"], writers["green"], label="binlog replication", color="#0d6efd", penwidth="2")
+        g.edge(writers["blue"], writers["green"], label=replication_label(by_role["blue"], by_role["green"]),
+               color="#0d6efd", penwidth="2")
     if deployment:
         g.node("bgd", f"blue/green deployment {deployment['BlueGreenDeploymentName']}\\n{deployment['Status']}",
                shape="component")

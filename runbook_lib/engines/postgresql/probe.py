@@ -12,7 +12,8 @@ from typing import Any
 
 import psycopg
 
-from runbook_lib.probe.mysql import Attempt, Probe, Target
+from runbook_lib.engines.postgresql.connection import ssl_args
+from runbook_lib.probe.mysql import Attempt, Probe, ProbeData, Target
 
 SCHEMA = "runbook_probe"   # the heartbeat table lives in this schema of Target.database
 
@@ -44,9 +45,16 @@ class PgProbe(Probe):
 
     def prepare(self) -> None:
         with self._connect_pg() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.heartbeat (run_id text NOT NULL, seq bigint NOT NULL, "
-                         "written_at timestamptz NOT NULL, server_id bigint NOT NULL, PRIMARY KEY (run_id, seq))")
+            row = conn.execute(f"SELECT to_regclass('{SCHEMA}.heartbeat') IS NOT NULL").fetchone()
+            if not (row and row[0]):  # else not even a no-op CREATE … IF NOT EXISTS: during a deployment, DDL on blue
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.heartbeat (run_id text NOT NULL, seq bigint NOT "
+                             "NULL, written_at timestamptz NOT NULL, server_id bigint NOT NULL, PRIMARY KEY (run_id, "
+                             "seq))")
+            # continue where an earlier probe of the same run id left off (a step re-run in the same run)
+            last = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {SCHEMA}.heartbeat WHERE run_id = %s",
+                                (self.run_id,)).fetchone()
+            self._first_seq = int(last[0]) if last else 0
 
     def start(self) -> PgProbe:
         super().start()
@@ -54,11 +62,7 @@ class PgProbe(Probe):
 
     def _connect_pg(self) -> psycopg.Connection[Any]:
         t = self.target
-        ssl: dict[str, Any] = {"sslmode": "disable"}
-        if t.tls or t.ca_bundle:
-            ssl = {"sslmode": "verify-full" if t.verify_identity else "verify-ca" if t.ca_bundle else "require"}
-            if t.ca_bundle:
-                ssl["sslrootcert"] = t.ca_bundle
+        ssl = ssl_args(t.settings())
         return psycopg.connect(host=t.host, port=t.port, user=t.user, password=t.password, dbname=t.database,
                                connect_timeout=max(2, round(self.timeout)), autocommit=True,
                                application_name="runbook-probe", tcp_user_timeout=int(self.timeout * 1000),
@@ -101,7 +105,7 @@ class PgProbe(Probe):
     def _write_loop(self) -> None:
         conn: psycopg.Connection[Any] | None = None
         server_id = 0
-        seq = 0
+        seq = self._first_seq
         statement = f"INSERT INTO {SCHEMA}.heartbeat VALUES (%s, %s, clock_timestamp(), %s)"
         for _ in self._ticks():
             start = _now()
@@ -143,9 +147,15 @@ def _close(conn: psycopg.Connection[Any] | None) -> None:
 def zero_loss(probe: Probe, conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """Every acknowledged sequence number looked up on the (new) production; missing > 0 is data loss
     (the same record as probe_report.zero_loss, which speaks MySQL)."""
-    rows = conn.execute(f"SELECT seq FROM {SCHEMA}.heartbeat WHERE run_id = %s", (probe.run_id,)).fetchall()
+    return zero_loss_of(probe.data(), conn)
+
+
+def zero_loss_of(data: ProbeData, conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The zero-loss proof from a probe's record (its journal, loaded): conn is a connection to the database the
+    heartbeat table lives in."""
+    rows = conn.execute(f"SELECT seq FROM {SCHEMA}.heartbeat WHERE run_id = %s", (data.run_id,)).fetchall()
     present = {int(r[0]) for r in rows}
-    acked, doubt = set(probe.acknowledged), set(probe.in_doubt)
+    acked, doubt = set(data.acknowledged), set(data.in_doubt)
     missing = sorted(acked - present)
     return {"acknowledged": len(acked), "present": len(acked & present), "missing": len(missing),
             "missing_seqs": missing[:50], "in_doubt": len(doubt), "in_doubt_committed": len(doubt & present),
