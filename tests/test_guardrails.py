@@ -3,6 +3,7 @@ a dry run changes nothing; bad parameter files stop before anything; AWS errors 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -239,6 +240,37 @@ def test_gates_refuse_without_confirmation_and_widgets_confirm(rds: Any) -> None
     headless = interactive.target_picker(_step("03"))
     assert headless.widget is None and headless.value() == "8.0.39"
     assert interactive.confirm(_step("06"), "delete", ["x"]) == []
+
+
+def test_a_click_carried_to_a_rerun_opens_the_gate_only_for_the_deployment_it_was_made_for(rds: Any) -> None:
+    from runbook_lib.ui import widgets as interactive
+    first = create_available_deployment(rds)
+    step = _step("05", interactive=True, confirm_switchover=None)
+    with contextlib.suppress(RunbookError):
+        switchover.check_guardrails(step)     # green not upgraded: a guardrail may fail; the deployment is checked
+    [button] = interactive.confirm(step, "switchover", "bg-deployment")
+    button.click()
+
+    again = _step("05", interactive=True, confirm_switchover=None)   # Run All again in the same run: the click holds
+    assert again.confirmations == {"switchover": ["bg-deployment"]}
+    with contextlib.suppress(RunbookError):
+        switchover.check_guardrails(again)
+    assert again.confirmations == {"switchover": ["bg-deployment"]}
+
+    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=first["BlueGreenDeploymentIdentifier"],
+                                     DeleteTarget=True)
+    from conftest import wait_for
+    wait_for(lambda: rds.describe_blue_green_deployments()["BlueGreenDeployments"], lambda d: d == [])
+    second = create_available_deployment(rds)  # the same name, another deployment
+    assert second["BlueGreenDeploymentIdentifier"] != first["BlueGreenDeploymentIdentifier"]
+    stale = _step("05", interactive=True, confirm_switchover=None)
+    with contextlib.suppress(RunbookError):
+        switchover.check_guardrails(stale)
+    assert "switchover" not in stale.confirmations       # that click was for the deleted deployment
+    [fresh] = interactive.confirm(stale, "switchover", "bg-deployment")
+    assert not fresh.disabled                            # the button asks again
+    with pytest.raises(GateClosed, match="Click"):
+        switchover.switch_over(stale)
 
 
 def test_delete_gates_name_each_target(rds: Any, lab_paths: LabPaths) -> None:

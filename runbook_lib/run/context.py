@@ -225,9 +225,14 @@ def _carry_decisions(step: Step, previous: dict[str, Any] | None) -> None:
     in it, so the gate that waited for them opens; a finished step starts over."""
     if not previous or previous.get("outcome") == "succeeded":
         return
-    if (previous.get("identifiers") or {}).get("deployment_name") != step.params.deployment_name:
+    identifiers = previous.get("identifiers") or {}
+    if identifiers.get("deployment_name") != step.params.deployment_name:
         return
     for gate, targets in (previous.get("confirmations") or {}).items():
+        if gate == "switchover":   # bound to the deployment checked then (gates.bind_switchover_click), by id
+            if not identifiers.get("checked_deployment_id"):
+                continue
+            step.identifiers["clicked_for_deployment_id"] = identifiers["checked_deployment_id"]
         step.confirmations[gate] = list(targets)
     found = previous.get("findings") or {}
     for key in ("decisions", "target_chosen_interactively"):

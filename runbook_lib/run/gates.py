@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from runbook_lib.errors import GateClosed
 from runbook_lib.params import RunbookParams
+from runbook_lib.run.context import Step
+from runbook_lib.ui import display
 
 
 def _clicked(params: RunbookParams, confirmations: Mapping[str, list[str]] | None, gate: str, target: str) -> bool:
@@ -31,6 +33,20 @@ def require_switchover(params: RunbookParams, deployment_name: str,
         f"Switchover not confirmed: set confirm_switchover: {deployment_name} in the parameter file (or click "
         f"Confirm in JupyterLab); {got}. The switchover renames production and cannot be reversed. Nothing was "
         "changed.")
+
+
+def bind_switchover_click(step: Step, deployment_id: str) -> None:
+    """Act on recorded identity: a click carried from an earlier attempt of step 05 in this run (Run All again)
+    holds only for the deployment that attempt checked, by id; one deleted and created again under the same name
+    needs a new click. Records which deployment this attempt checks, for the next attempt."""
+    carried_for = step.identifiers.pop("clicked_for_deployment_id", None)
+    step.identifiers["checked_deployment_id"] = deployment_id
+    if carried_for is None or carried_for == deployment_id or "switchover" not in step.confirmations:
+        return
+    targets = step.confirmations.pop("switchover")
+    display.note(f"The switchover confirmation of {', '.join(targets)} carried from an earlier attempt was made for "
+                 f"deployment {carried_for}; that name now belongs to deployment {deployment_id} (deleted and created "
+                 "again), so it no longer counts: confirm again below.", "warning")
 
 
 def require_delete(params: RunbookParams, target: str, confirmations: Mapping[str, list[str]] | None = None) -> None:

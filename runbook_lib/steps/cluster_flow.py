@@ -334,6 +334,7 @@ def guardrails(step: Step) -> list[dict[str, Any]]:
         step.check("deploymentAvailable", "fail" if deployment is None else "skip",
                    {"status": deployment and deployment["Status"]})
         return step.checks
+    gates.bind_switchover_click(step, str(deployment["BlueGreenDeploymentIdentifier"]))
     green = step.rds.cluster(str(deployment["Target"]).split(":")[-1], "the deployment's target")
     writer = step.rds.instance(_writer_name(green) or "", "the green cluster's writer")
     with db.connect(writer["Endpoint"], p.db_user, step.password(), tls=db.tls_settings(p)) as conn, \

@@ -531,6 +531,7 @@ def guardrails(step: Step) -> list[dict[str, Any]]:
         step.findings["preflight"] = "not needed"
         return []
     ident = str(deployment["BlueGreenDeploymentIdentifier"])
+    gates.bind_switchover_click(step, ident)
     records = [guard.replication_degraded(deployment.get("StatusDetails"))]
     available = deployment["Status"] == "AVAILABLE"
     records.append({"id": "deploymentAvailable", "result": "pass" if available else "fail",

@@ -66,6 +66,7 @@ def check_guardrails(step: Step) -> list[dict[str, Any]]:
                      "(a re-run): no guardrail to check.")
         step.findings["preflight"] = "not needed"
         return []
+    gates.bind_switchover_click(step, sides.deployment_id)
     checks = switchover_guardrails.before_switchover(step, sides)
     step.findings["preflight"] = "passed"
     display.table(checks, ["id", "result", "evidence", "remediation"], title="Switchover preflight")
