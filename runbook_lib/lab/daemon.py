@@ -51,6 +51,10 @@ def seed(lab: Lab, with_blocker: bool, require_secure_transport: bool = False, t
     `runbook groups` or step 01 then does) -- the 8.0 groups step 03 names. With `require_secure_transport`, the
     groups set it, as an RDS user enforces TLS (a DB parameter group parameter)."""
     b = lab.backend
+    # RDS's default groups exist in every account from the start: made here, so no later call (a read or a refused
+    # request) is the one that brings them into being
+    clusters.ensure_default_groups(lab)
+    postgres_seed.ensure_default_groups(lab)
     settings = [{"ParameterName": "binlog_format", "ParameterValue": "ROW", "ApplyMethod": "immediate"}]
     if require_secure_transport:
         settings.append({"ParameterName": "require_secure_transport", "ParameterValue": "1",
