@@ -36,14 +36,20 @@ def create(lab: Lab, inst: Any, seed: bool = False, seed_blocker: bool = False) 
             with server.connect() as conn, conn.cursor() as cur:
                 for sql in sample.statements(lab.creds.master_user, seed_blocker):
                     cur.execute(sql)
-        with lab.lock:
-            lab.data.attach(lab.instance_name(dbi), dbi)
-        lab.set_status(dbi, "backing-up")
-        lab.pause(60)
-        lab.set_status(dbi, "available")
-        with lab.lock:
-            record_event(lab.backend, "db-instance", name, "DB instance created")
+        become_available(lab, dbi, name)
     lab.submit(f"create {name}", job)
+
+
+def become_available(lab: Lab, dbi: str, name: str) -> None:
+    """A new instance's last stretch, whatever its engine: its endpoint routed to its server, the first backup,
+    available, the event."""
+    with lab.lock:
+        lab.attach(lab.instance_name(dbi), dbi)
+    lab.set_status(dbi, "backing-up")
+    lab.pause(60)
+    lab.set_status(dbi, "available")
+    with lab.lock:
+        record_event(lab.backend, "db-instance", name, "DB instance created")
 
 
 def upgrade(lab: Lab, inst: Any, version: str | None, group: str | None, option_group: str | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook_lib.lab import moto_internals, postgres_catalog
-from runbook_lib.lab.control import clusters
+from runbook_lib.lab.control import clusters, instances
 from runbook_lib.lab.control.events import record_event
 
 if TYPE_CHECKING:
@@ -56,13 +56,7 @@ def create(lab: Lab, inst: Any, seed: bool = False) -> None:
         lab.pg.start_server(dbi, version, name, settings)
         if seed:
             lab.pg.seed(dbi)
-        with lab.lock:
-            lab.attach(lab.instance_name(dbi), dbi)
-        lab.set_status(dbi, "backing-up")
-        lab.pause(60)
-        lab.set_status(dbi, "available")
-        with lab.lock:
-            record_event(lab.backend, "db-instance", name, "DB instance created")
+        instances.become_available(lab, dbi, name)
     lab.submit(f"create {name}", job)
 
 
