@@ -27,6 +27,7 @@ from runbook_lib.probe import report as probe_report
 from runbook_lib.probe.mysql import Probe, Target
 from runbook_lib.run import gates, history
 from runbook_lib.run.context import Step
+from runbook_lib.steps import switchover
 from runbook_lib.ui import display
 
 PROBE_FOLDER = "probe"
@@ -351,6 +352,7 @@ def guardrails(step: Step) -> list[dict[str, Any]]:
     display.table(step.checks, ["id", "result", "evidence", "remediation"], title="Switchover guardrails")
     if not ok:
         raise RunbookError("Green's writer is not ready for the switchover; nothing was changed.")
+    step.findings["preflight"] = "passed"
     return step.checks
 
 
@@ -370,7 +372,7 @@ def switch_over(step: Step, settle_s: float = 2.0) -> dict[str, Any]:
     if deployment["Status"] == "SWITCHOVER_COMPLETED":
         display.note("The switchover already completed (an earlier run): nothing to do.")
         return {"observation": None, "already": True}
-    gates.require_switchover(p, p.deployment_name, step.confirmations)
+    switchover.require_cleared(step)
     prod = step.rds.cluster(p.source_db_cluster or "")
     folder = step.run.path / PROBE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)

@@ -621,10 +621,7 @@ def switch_over(step: Step) -> dict[str, Any]:
         return _conclude(step, switchover._wait(step, ident, None, timeout), None, None)
     if deployment["Status"] != "AVAILABLE":
         raise RunbookError(switchover._failed_message(p.deployment_name, deployment))
-    gates.require_switchover(p, p.deployment_name, step.confirmations)
-    if step.findings.get("preflight") != "passed":
-        raise RunbookError("The switchover guard has not passed in this run: run switchover.check_guardrails(step) "
-                           "first (the cell above). Nothing was changed.")
+    switchover.require_cleared(step)
     if p.dry_run:
         step.rds.switchover(ident, p.switchover_timeout_s)
         display.note(f"Dry run: would switch over {p.deployment_name}.")

@@ -167,6 +167,16 @@ def _wait(step: Step, ident: str, requested: datetime | None, timeout_s: float) 
                       state_of=lambda d: d["Status"], first_poll_s=0.05, max_poll_s=5, timeout_s=timeout_s)
 
 
+def require_cleared(step: Step) -> None:
+    """The two locks on the switchover call, for every engine's flow: the gate (a confirmation that names this
+    deployment) and the preflight passed in this step (check_guardrails, the cell above)."""
+    p = step.params
+    gates.require_switchover(p, p.deployment_name, step.confirmations)
+    if step.findings.get("preflight") != "passed":
+        raise RunbookError("The switchover preflight has not passed in this run: run switchover.check_guardrails(step) "
+                           "first (the cell above). Nothing was changed.")
+
+
 def switch_over(step: Step, timeout_s: float | None = None, settle_s: float = 2.0) -> dict[str, Any]:
     """The gate, then the probe, then the switchover; returns what happened and which probe watched it."""
     if (flow := flows.handler(step, "switch_over")) is not None:
@@ -191,10 +201,7 @@ def switch_over(step: Step, timeout_s: float | None = None, settle_s: float = 2.
         return _conclude(step, final, None, None)
     if status != "AVAILABLE":
         raise RunbookError(_failed_message(p.deployment_name, sides.deployment))
-    gates.require_switchover(p, p.deployment_name, step.confirmations)
-    if step.findings.get("preflight") != "passed":
-        raise RunbookError("The switchover preflight has not passed in this run: run switchover.check_guardrails(step) "
-                           "first (the cell above). Nothing was changed.")
+    require_cleared(step)
     if p.dry_run:
         step.rds.switchover(ident, p.switchover_timeout_s)
         display.note(f"Dry run: would switch over {p.deployment_name} with a {p.switchover_timeout_s} s timeout.")
